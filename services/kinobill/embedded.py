@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,9 @@ class EmbeddedRedis:
             "--loglevel", "warning",
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=open(self.directory / "redis.log", "ab")  # noqa: SIM115
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.directory / "redis.log", "ab"),  # noqa: SIM115
         )
         deadline = time.monotonic() + timeout
         client = redis.Redis.from_url(self.url)
@@ -102,7 +105,9 @@ class EmbeddedRedis:
                 return self.url
             except (redis.ConnectionError, FileNotFoundError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"embedded redis did not start, see {self.directory}/redis.log") from None
+                    raise RuntimeError(
+                        f"embedded redis did not start, see {self.directory}/redis.log"
+                    ) from None
                 time.sleep(0.02)
             finally:
                 client.close()
@@ -115,6 +120,14 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None
+
+
+def ensure_runtime_dir() -> None:
+    """pgserver keeps a lock file in XDG_RUNTIME_DIR; give it a private one when the session has none."""
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        path = Path(tempfile.gettempdir()) / f"kinobill-runtime-{os.getuid()}"
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(path)
 
 
 def kinobill_home() -> Path:

@@ -1,0 +1,18 @@
+"""The Billing service as an ASGI app (`kinobill serve billing`)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kinobill.runtime import get_runtime
+from kinobill.web import build_app
+
+
+def create_app() -> FastAPI:
+    return build_app(
+        service="billing",
+        title="Kinobill Billing",
+        routers=[],
+        engine=lambda: get_runtime().engine,
+        redis_client=lambda: get_runtime().redis,
+    )

@@ -1,0 +1,106 @@
+"""Schema `billing`: payments, refunds, provider notifications, e-mails, outbox, idempotency keys."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from kinobill.db import NOW, emails_table, idempotency_keys_table, metadata, outbox_table, timestamp
+
+SCHEMA = "billing"
+
+payments = sa.Table(
+    "payments",
+    metadata,
+    # Our id is also the Idempotence-Key sent to YooKassa: a retried create can never charge twice.
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("user_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("user_email", sa.Text),
+    sa.Column("subscription_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("period_index", sa.Integer, nullable=False),  # the period this payment pays for
+    sa.Column("kind", sa.Text, nullable=False),  # initial | renewal
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    # Deterministic business key: the same request or renewal attempt always maps to one payment.
+    sa.Column("charge_key", sa.Text, nullable=False, unique=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),  # kopecks
+    sa.Column("currency", sa.String(3), nullable=False, server_default="RUB"),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("status", sa.Text, nullable=False),  # pending | succeeded | canceled
+    sa.Column("provider_status", sa.Text),  # YooKassa's own status, e.g. waiting_for_capture
+    sa.Column("provider_payment_id", sa.Text, unique=True),
+    sa.Column("confirmation_url", sa.Text),
+    sa.Column("return_url", sa.Text),
+    sa.Column("payment_method_id", sa.Text),  # the saved method charged (renewals)
+    sa.Column("saved_payment_method_id", sa.Text),  # the method this payment saved
+    sa.Column("cancellation_party", sa.Text),
+    sa.Column("cancellation_reason", sa.Text),
+    sa.Column("provider_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("refunded_amount", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("provider_object", pg.JSONB),  # the last object read from YooKassa
+    timestamp("created_at", nullable=False, server_default=NOW),
+    timestamp("updated_at", nullable=False, server_default=NOW),
+    timestamp("paid_at"),
+    timestamp("next_check_at"),  # when the reconciler should ask YooKassa about it
+    sa.CheckConstraint("amount > 0", name="positive_amount"),
+    sa.CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_bound"),
+    sa.CheckConstraint("status IN ('pending', 'succeeded', 'canceled')", name="status"),
+    # At most one successful charge per (subscription, period): the invariant, enforced by Postgres.
+    sa.Index(
+        "uq_payments_one_success_per_period",
+        "subscription_id",
+        "period_index",
+        unique=True,
+        postgresql_where=sa.text("status = 'succeeded'"),
+    ),
+    sa.Index("ix_payments_user", "user_id", "created_at"),
+    sa.Index("ix_payments_subscription", "subscription_id", "period_index"),
+    sa.Index("ix_payments_unsettled", "next_check_at", postgresql_where=sa.text("status = 'pending'")),
+    schema=SCHEMA,
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),  # also YooKassa's Idempotence-Key
+    sa.Column("payment_id", pg.UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.payments.id"), nullable=False),
+    sa.Column("subscription_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("user_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("refund_key", sa.Text, nullable=False, unique=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False, server_default="RUB"),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("provider_refund_id", sa.Text, unique=True),
+    sa.Column("cancellation_reason", sa.Text),
+    sa.Column("provider_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("provider_object", pg.JSONB),
+    timestamp("created_at", nullable=False, server_default=NOW),
+    timestamp("updated_at", nullable=False, server_default=NOW),
+    timestamp("succeeded_at"),
+    timestamp("next_check_at"),
+    sa.CheckConstraint("amount > 0", name="positive_amount"),
+    sa.CheckConstraint("status IN ('pending', 'succeeded', 'canceled')", name="status"),
+    sa.Index("ix_refunds_payment", "payment_id"),
+    sa.Index("ix_refunds_user", "user_id", "created_at"),
+    sa.Index("ix_refunds_unsettled", "next_check_at", postgresql_where=sa.text("status = 'pending'")),
+    schema=SCHEMA,
+)
+
+provider_notifications = sa.Table(
+    "provider_notifications",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("object_id", sa.Text),
+    sa.Column("remote_addr", sa.Text),
+    sa.Column("body", pg.JSONB, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),  # applied | duplicate | unknown | rejected | mismatch
+    timestamp("received_at", nullable=False, server_default=NOW),
+    sa.Index("ix_provider_notifications_object", "object_id"),
+    schema=SCHEMA,
+)
+
+outbox = outbox_table(SCHEMA)
+idempotency_keys = idempotency_keys_table(SCHEMA)
+emails = emails_table(SCHEMA)

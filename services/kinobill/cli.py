@@ -1,0 +1,164 @@
+"""The `kinobill` command: run the stack, serve one service, migrate, mint tokens, move the test clock."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import uuid
+from pathlib import Path
+
+from kinobill.embedded import ensure_runtime_dir, kinobill_home
+
+
+def _home() -> Path:
+    return kinobill_home()
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    from kinobill.stack import Ports, Stack
+
+    return Stack(_home(), Ports()).run()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from kinobill.logs import configure_logging
+
+    configure_logging(args.service)
+    factories = {
+        "subscriptions": "kinobill.subscriptions.app:create_app",
+        "billing": "kinobill.billing.app:create_app",
+    }
+    uvicorn.run(
+        factories[args.service],
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        backlog=2048,
+    )
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from kinobill import migrations
+    from kinobill.config import get_settings
+
+    url = get_settings().database_url
+    if not url:
+        print("DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    migrations.upgrade(url)
+    print("migrations applied")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from kinobill.security import LocalKeys, mint_service_token, mint_user_token
+
+    keys = LocalKeys(_home() / "keys").ensure()
+    if args.service:
+        print(mint_service_token(keys.service_private.read_bytes(), args.service, ttl=args.ttl))
+        return 0
+    try:
+        user_id = uuid.UUID(args.user)
+    except (TypeError, ValueError):
+        print("--user must be a UUID", file=sys.stderr)
+        return 2
+    print(mint_user_token(keys.user_private.read_bytes(), user_id, email=args.email, ttl=args.ttl))
+    return 0
+
+
+def cmd_clock(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    import redis
+
+    from kinobill.clock import TestClock, parse_duration
+    from kinobill.config import get_settings
+
+    settings = get_settings()
+    if settings.kinobill_env == "production":
+        print("the test clock is refused in production", file=sys.stderr)
+        return 2
+    url = settings.redis_url or f"unix://{_home() / 'redis' / 'redis.sock'}"
+    clock = TestClock(redis.Redis.from_url(url))
+    if args.reset:
+        clock.reset()
+    elif args.set:
+        clock.set(datetime.fromisoformat(args.set))
+    elif args.advance:
+        clock.advance(parse_duration(args.advance))
+    print(f"test clock: {clock.now().isoformat()} (offset {clock.offset()})")
+    return 0
+
+
+def cmd_mailbox(args: argparse.Namespace) -> int:
+    from kinobill.mailbox import serve
+
+    serve(args.host, args.smtp_port, args.http_port)
+    return 0
+
+
+def cmd_jwt_capacity(args: argparse.Namespace) -> int:
+    from kinobill.auth_client.capacity import main as capacity_main
+
+    return capacity_main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kinobill", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="start the whole local stack in the foreground").set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="serve one HTTP service")
+    serve.add_argument("service", choices=["subscriptions", "billing"])
+    serve.add_argument("--host", default=os.environ.get("KINOBILL_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, required=True)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations (DATABASE_URL)").set_defaults(func=cmd_migrate)
+
+    token = sub.add_parser("token", help="print a JWT the local stack accepts")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="user id (UUID): a user token with sub=<id>")
+    who.add_argument("--service", help="service name: an internal service token")
+    token.add_argument("--email", help="the user's e-mail (where their mail goes)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.set_defaults(func=cmd_token)
+
+    clock = sub.add_parser("clock", help="show or move the shared test clock (not in production)")
+    move = clock.add_mutually_exclusive_group()
+    move.add_argument("--set", metavar="ISO", help="e.g. 2027-01-31T10:00:00+00:00")
+    move.add_argument("--advance", metavar="DURATION", help="e.g. 29d, 36h, 90m")
+    move.add_argument("--reset", action="store_true", help="back to real time")
+    move.add_argument("--show", action="store_true")
+    clock.set_defaults(func=cmd_clock)
+
+    mailbox = sub.add_parser("mailbox", help="SMTP capture with a JSON inbox")
+    mailbox.add_argument("--host", default="127.0.0.1")
+    mailbox.add_argument("--smtp-port", type=int, default=1025)
+    mailbox.add_argument("--http-port", type=int, default=8025)
+    mailbox.set_defaults(func=cmd_mailbox)
+
+    capacity = sub.add_parser("jwt-capacity", help="how many subscriptions fit in an access token")
+    capacity.add_argument("rest", nargs=argparse.REMAINDER)
+    capacity.set_defaults(func=cmd_jwt_capacity)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    ensure_runtime_dir()
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

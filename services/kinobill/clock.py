@@ -1,0 +1,84 @@
+"""Where "now" comes from.
+
+Production reads the system clock. Outside production a shared *test clock* can be switched on
+(KINOBILL_TEST_CLOCK=1): every process then adds an offset kept in Redis to the real time, so
+`kinobill clock --advance 29d` moves renewals, dunning and refunds forward for all of them at once.
+Time keeps flowing; only the offset jumps (like Stripe's test clocks, minus the freezing).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import redis
+
+TEST_CLOCK_KEY = "kinobill:test-clock:offset-us"
+_DURATION = re.compile(r"^\s*(-?\d+)\s*([dhms]|w)?\s*$")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class TestClock:
+    """Real time plus a shared offset; the offset is re-read at most every ``refresh`` seconds."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, client: redis.Redis, refresh: float = 0.05) -> None:
+        self._redis = client
+        self._refresh = refresh
+        self._offset = timedelta(0)
+        self._read_at = -1.0
+
+    def offset(self) -> timedelta:
+        t = time.monotonic()
+        if t - self._read_at >= self._refresh:
+            raw = self._redis.get(TEST_CLOCK_KEY)
+            self._offset = timedelta(microseconds=int(raw)) if raw else timedelta(0)
+            self._read_at = t
+        return self._offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset()
+
+    def set(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError("the test clock needs a time with an offset, e.g. 2027-01-31T10:00:00+00:00")
+        self._write(moment - datetime.now(UTC))
+        return self.now()
+
+    def advance(self, delta: timedelta) -> datetime:
+        self._write(self.offset() + delta)
+        return self.now()
+
+    def reset(self) -> None:
+        self._redis.delete(TEST_CLOCK_KEY)
+        self._read_at = -1.0
+
+    def _write(self, offset: timedelta) -> None:
+        self._redis.set(TEST_CLOCK_KEY, int(offset / timedelta(microseconds=1)))
+        self._read_at = -1.0
+
+
+def parse_duration(text: str) -> timedelta:
+    """'29d', '36h', '90m', '30s', '2w' or plain seconds → timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 29d, 36h, 90m, 30s)")
+    amount, unit = int(match.group(1)), match.group(2) or "s"
+    return {
+        "w": timedelta(weeks=amount),
+        "d": timedelta(days=amount),
+        "h": timedelta(hours=amount),
+        "m": timedelta(minutes=amount),
+        "s": timedelta(seconds=amount),
+    }[unit]

@@ -1,0 +1,106 @@
+"""Settings shared by every Kinobill process, read from the environment (pydantic-settings).
+
+The names are the contract with operators and charts: DATABASE_URL, REDIS_URL, YOOKASSA_*, SMTP_*,
+KINOBILL_ENV. Locally `kinobill run` fills them with embedded defaults.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    kinobill_env: Environment = Environment.DEV
+    kinobill_home: Path = Path(".kinobill")
+
+    database_url: str = ""
+    redis_url: str = ""
+
+    yookassa_shop_id: str = "100500"
+    yookassa_secret_key: str = "test_kinobill_sandbox_key"
+    yookassa_api_url: str = "http://127.0.0.1:8010/v3"
+    yookassa_timeout_seconds: float = 10.0
+    # YooKassa's published notification networks; loopback is added outside production.
+    yookassa_webhook_networks: str = (
+        "185.71.76.0/27,185.71.77.0/27,77.75.153.0/25,77.75.156.11/32,77.75.156.35/32,"
+        "77.75.154.128/25,2a02:5180::/32"
+    )
+    trusted_proxies: str = ""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    mail_from: str = "Kinobill <billing@kinobill.local>"
+
+    # Bearer JWTs issued by Auth (RS256). Either a PEM (inline or a file) or a JWKS URL.
+    jwt_public_key: str = ""
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_url: str = ""
+    jwt_audience: str = "kinobill"
+    jwt_issuer: str = ""
+    # Internal service tokens: RS256 JWTs with audience `kinobill-internal`.
+    service_jwt_public_key: str = ""
+    service_jwt_public_key_file: Path | None = None
+    service_jwt_audience: str = "kinobill-internal"
+
+    subscriptions_url: str = "http://127.0.0.1:8001"
+    billing_url: str = "http://127.0.0.1:8002"
+    public_subscriptions_url: str = ""
+    public_billing_url: str = ""
+
+    test_clock_enabled: bool = Field(default=False, alias="KINOBILL_TEST_CLOCK")
+
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+
+    # Crash injection for the crash tests: "point1,point2" makes the process os._exit at those points.
+    crash_points: str = Field(default="", alias="KINOBILL_CRASH_POINTS")
+
+    @model_validator(mode="after")
+    def _production_guards(self) -> Settings:
+        if self.kinobill_env is Environment.PRODUCTION:
+            if self.test_clock_enabled:
+                raise ValueError("KINOBILL_TEST_CLOCK is refused when KINOBILL_ENV=production")
+            if self.crash_points:
+                raise ValueError("KINOBILL_CRASH_POINTS is refused when KINOBILL_ENV=production")
+        return self
+
+    def read_pem(self, inline: str, file: Path | None) -> str:
+        if inline:
+            return inline.replace("\\n", "\n")
+        if file:
+            return Path(file).read_text()
+        return ""
+
+    @property
+    def user_jwt_public_pem(self) -> str:
+        return self.read_pem(self.jwt_public_key, self.jwt_public_key_file)
+
+    @property
+    def service_jwt_public_pem(self) -> str:
+        return self.read_pem(self.service_jwt_public_key, self.service_jwt_public_key_file)
+
+    @property
+    def subscriptions_public_url(self) -> str:
+        return self.public_subscriptions_url or self.subscriptions_url
+
+    @property
+    def billing_public_url(self) -> str:
+        return self.public_billing_url or self.billing_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,204 @@
+"""`kinobill run`: the whole local stack in the foreground, stopped cleanly by Ctrl-C or SIGTERM.
+
+Embedded Postgres and Redis unless DATABASE_URL / REDIS_URL point elsewhere; data under KINOBILL_HOME
+(default .kinobill). Each service is a child process; the children get the same environment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from kinobill.embedded import EmbeddedPostgres, EmbeddedRedis
+from kinobill.security import LocalKeys
+
+
+@dataclass(frozen=True)
+class Ports:
+    admin: int = int(os.environ.get("KINOBILL_ADMIN_PORT", 8000))
+    subscriptions: int = int(os.environ.get("KINOBILL_SUBSCRIPTIONS_PORT", 8001))
+    billing: int = int(os.environ.get("KINOBILL_BILLING_PORT", 8002))
+    sandbox: int = int(os.environ.get("YOOKASSA_SANDBOX_PORT", 8010))
+    smtp: int = int(os.environ.get("SMTP_PORT", 1025))
+    mailbox: int = int(os.environ.get("KINOBILL_MAILBOX_PORT", 8025))
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    health_url: str | None
+    process: subprocess.Popen[bytes] | None = None
+
+
+def stack_environment(home: Path, ports: Ports, database_url: str, redis_url: str) -> dict[str, str]:
+    keys = LocalKeys(home / "keys").ensure()
+    env = dict(os.environ)
+    env.update(
+        {
+            "KINOBILL_HOME": str(home),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "JWT_PUBLIC_KEY_FILE": str(keys.user_public),
+            "SERVICE_JWT_PUBLIC_KEY_FILE": str(keys.service_public),
+            "SUBSCRIPTIONS_URL": f"http://127.0.0.1:{ports.subscriptions}",
+            "BILLING_URL": f"http://127.0.0.1:{ports.billing}",
+            "YOOKASSA_SANDBOX_PORT": str(ports.sandbox),
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(ports.smtp),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.setdefault("YOOKASSA_API_URL", f"http://127.0.0.1:{ports.sandbox}/v3")
+    env.setdefault("YOOKASSA_SANDBOX_WEBHOOK_URL", f"http://127.0.0.1:{ports.billing}/webhooks/yookassa")
+    env.setdefault("KINOBILL_ENV", "dev")
+    if env["KINOBILL_ENV"] != "production":
+        env.setdefault("KINOBILL_TEST_CLOCK", "1")
+    return env
+
+
+def children(ports: Ports) -> list[Child]:
+    py = sys.executable
+    kb = [py, "-m", "kinobill.cli"]
+    return [
+        Child(
+            "mailbox",
+            [*kb, "mailbox", "--smtp-port", str(ports.smtp), "--http-port", str(ports.mailbox)],
+            f"http://127.0.0.1:{ports.mailbox}/healthz",
+        ),
+        Child(
+            "yookassa-sandbox",
+            [py, "-m", "yookassa_sandbox"],
+            f"http://127.0.0.1:{ports.sandbox}/sandbox/health",
+        ),
+        Child(
+            "subscriptions",
+            [*kb, "serve", "subscriptions", "--port", str(ports.subscriptions)],
+            f"http://127.0.0.1:{ports.subscriptions}/readyz",
+        ),
+        Child(
+            "billing",
+            [*kb, "serve", "billing", "--port", str(ports.billing)],
+            f"http://127.0.0.1:{ports.billing}/readyz",
+        ),
+    ]
+
+
+class Stack:
+    def __init__(self, home: Path, ports: Ports) -> None:
+        self.home, self.ports = home, ports
+        self.postgres: EmbeddedPostgres | None = None
+        self.redis: EmbeddedRedis | None = None
+        self.children: list[Child] = []
+        self._stopping = False
+
+    def start_infrastructure(self) -> tuple[str, str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        database_url = os.environ.get("DATABASE_URL", "")
+        if not database_url:
+            self.postgres = EmbeddedPostgres(self.home / "postgres")
+            database_url = self.postgres.start()
+        redis_url = os.environ.get("REDIS_URL", "")
+        if not redis_url:
+            self.redis = EmbeddedRedis(self.home / "redis")
+            redis_url = self.redis.start()
+        return database_url, redis_url
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            database_url, redis_url = self.start_infrastructure()
+            env = stack_environment(self.home, self.ports, database_url, redis_url)
+            from kinobill import migrations
+            from kinobill.seed import seed_demo_plans
+
+            migrations.upgrade(database_url)
+            seeded = seed_demo_plans(database_url)
+            log_dir = self.home / "logs"
+            log_dir.mkdir(exist_ok=True)
+            self.children = children(self.ports)
+            for child in self.children:
+                with open(log_dir / f"{child.name}.log", "ab") as out:
+                    child.process = subprocess.Popen(
+                        child.args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+            self._wait_healthy(deadline=time.monotonic() + 60)
+            self._banner(database_url, redis_url, seeded, log_dir)
+            while not self._stopping:
+                for child in self.children:
+                    if child.process and child.process.poll() is not None:
+                        print(
+                            f"kinobill: {child.name} exited with {child.process.returncode}; "
+                            f"see {log_dir / (child.name + '.log')}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        self._stopping = True
+                        break
+                if not self._stopping:
+                    time.sleep(0.5)
+            return 0
+        finally:
+            self.stop()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._stopping = True
+
+    def _wait_healthy(self, deadline: float) -> None:
+        pending = [c for c in self.children if c.health_url]
+        with httpx.Client(timeout=1.0) as client:
+            while pending and not self._stopping:
+                for child in list(pending):
+                    if child.process and child.process.poll() is not None:
+                        raise RuntimeError(f"{child.name} exited during start-up; see {self.home}/logs")
+                    try:
+                        if client.get(child.health_url).status_code == 200:  # type: ignore[arg-type]
+                            pending.remove(child)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise RuntimeError(f"not healthy in time: {', '.join(c.name for c in pending)}")
+                if pending:
+                    time.sleep(0.1)
+
+    def _banner(self, database_url: str, redis_url: str, seeded: int, log_dir: Path) -> None:
+        p = self.ports
+        print(
+            "\nKinobill is running (Ctrl-C stops everything):\n"
+            f"  Subscriptions API  http://127.0.0.1:{p.subscriptions}   (docs: /docs)\n"
+            f"  Billing API        http://127.0.0.1:{p.billing}   (docs: /docs)\n"
+            f"  YooKassa sandbox   http://127.0.0.1:{p.sandbox}/v3\n"
+            f"  Mail (SMTP)        smtp://127.0.0.1:{p.smtp}   inbox: http://127.0.0.1:{p.mailbox}/api/messages\n"
+            f"  Postgres           {database_url}\n"
+            f"  Redis              {redis_url}\n"
+            f"  Logs               {log_dir}\n"
+            f"  Demo plans seeded  {seeded}\n"
+            "  A user token:      kinobill token --user $(python3 -c 'import uuid;print(uuid.uuid4())')\n",
+            flush=True,
+        )
+
+    def stop(self) -> None:
+        for child in self.children:
+            if child.process and child.process.poll() is None:
+                child.process.terminate()
+        deadline = time.monotonic() + 15
+        for child in self.children:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        if self.redis:
+            self.redis.stop()
+        if self.postgres:
+            self.postgres.stop()

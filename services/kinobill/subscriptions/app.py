@@ -1,0 +1,19 @@
+"""The Subscriptions service as an ASGI app (`kinobill serve subscriptions`)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kinobill.runtime import get_runtime
+from kinobill.subscriptions.api import internal_router, user_router
+from kinobill.web import build_app
+
+
+def create_app() -> FastAPI:
+    return build_app(
+        service="subscriptions",
+        title="Kinobill Subscriptions",
+        routers=[user_router, internal_router],
+        engine=lambda: get_runtime().engine,
+        redis_client=lambda: get_runtime().redis,
+    )

@@ -1,0 +1,154 @@
+"""Service layer for the plan catalogue: create, change, take off sale, delete, list."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from kinobill.domain import plans as rules
+from kinobill.domain.money import format_rub
+from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.web import ApiError
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    code: str
+    name: str
+    description: str
+    price_month: int
+    price_year: int
+    sale_start: datetime
+    sale_end: datetime | None
+
+
+def plan_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "code": row.code,
+        "name": row.name,
+        "description": row.description,
+        "price_month": format_rub(row.price_month),
+        "price_year": format_rub(row.price_year),
+        "currency": row.currency,
+        "sale_start": row.sale_start.isoformat(),
+        "sale_end": row.sale_end.isoformat() if row.sale_end else None,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+class PlanCatalogue:
+    def __init__(self, uow: Callable[[], SubscriptionsUnitOfWork], now: Callable[[], datetime]) -> None:
+        self.uow, self.now = uow, now
+
+    def create(self, data: PlanInput) -> dict[str, Any]:
+        rules.PlanTerms(data.code, data.price_month, data.price_year, data.sale_start, data.sale_end)
+        now = self.now()
+        with self.uow() as uow:
+            if uow.plans.by_code(data.code):
+                raise ApiError(409, "plan_code_taken", f"a plan with code {data.code!r} already exists")
+            try:
+                row = uow.plans.add(
+                    {
+                        "id": uuid.uuid4(),
+                        **data.__dict__,
+                        "currency": "RUB",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                uow.commit()
+            except IntegrityError as exc:
+                raise ApiError(
+                    409, "plan_code_taken", f"a plan with code {data.code!r} already exists"
+                ) from exc
+            return plan_json(row)
+
+    def update(self, plan_id: uuid.UUID, changes: dict[str, Any]) -> dict[str, Any]:
+        with self.uow() as uow:
+            current = uow.plans.get(plan_id, for_update=True)
+            if current is None:
+                raise ApiError(404, "plan_not_found", "no such plan")
+            merged = {**current._asdict(), **changes}
+            rules.PlanTerms(
+                merged["code"],
+                merged["price_month"],
+                merged["price_year"],
+                merged["sale_start"],
+                merged["sale_end"],
+            )
+            if "code" in changes and changes["code"] != current.code and uow.plans.by_code(changes["code"]):
+                raise ApiError(409, "plan_code_taken", f"a plan with code {changes['code']!r} already exists")
+            row = uow.plans.update(plan_id, {**changes, "updated_at": self.now()})
+            uow.commit()
+            return plan_json(row)
+
+    def end_sale(self, plan_id: uuid.UUID) -> dict[str, Any]:
+        """Take a plan off sale now; existing subscriptions keep renewing."""
+        now = self.now()
+        with self.uow() as uow:
+            current = uow.plans.get(plan_id, for_update=True)
+            if current is None:
+                raise ApiError(404, "plan_not_found", "no such plan")
+            if current.sale_end is not None and current.sale_end <= now:
+                return plan_json(current)
+            # A sale that had not started yet is ended too: its window moves to just before now.
+            values = {
+                "sale_start": min(current.sale_start, now - timedelta(seconds=1)),
+                "sale_end": now,
+                "updated_at": now,
+            }
+            row = uow.plans.update(plan_id, values)
+            uow.commit()
+            return plan_json(row)
+
+    def delete(self, plan_id: uuid.UUID) -> None:
+        with self.uow() as uow:
+            if uow.plans.get(plan_id, for_update=True) is None:
+                raise ApiError(404, "plan_not_found", "no such plan")
+            if uow.plans.has_subscriptions(plan_id):
+                raise ApiError(
+                    409,
+                    "plan_has_subscriptions",
+                    "a plan with subscriptions cannot be deleted; take it off sale instead",
+                )
+            uow.plans.delete(plan_id)
+            uow.commit()
+
+    def get(self, plan_id: uuid.UUID) -> dict[str, Any]:
+        with self.uow() as uow:
+            row = uow.plans.get(plan_id)
+            if row is None:
+                raise ApiError(404, "plan_not_found", "no such plan")
+            return plan_json(row)
+
+    def list(self, *, on_sale_only: bool, cursor: str | None, limit: int) -> dict[str, Any]:
+        after = decode_cursor(cursor) if cursor else None
+        with self.uow() as uow:
+            rows = uow.plans.list(
+                on_sale_at=self.now() if on_sale_only else None, after=after, limit=limit + 1
+            )
+        page = rows[:limit]
+        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+        return {"items": [plan_json(r) for r in page], "next_cursor": next_cursor}
+
+
+def encode_cursor(moment: datetime, row_id: uuid.UUID) -> str:
+    """An opaque keyset cursor: (sort time, id) of the last item shown."""
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{row_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _, row_id = raw.partition("|")
+        return datetime.fromisoformat(moment), uuid.UUID(row_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(422, "invalid_cursor", "the cursor is not valid") from exc

@@ -1,0 +1,96 @@
+"""Schema `subscriptions`: plans, subscriptions, their periods, e-mails, outbox, idempotency keys."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from kinobill.db import NOW, emails_table, idempotency_keys_table, metadata, outbox_table, timestamp
+
+SCHEMA = "subscriptions"
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("code", sa.Text, nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("price_month", sa.BigInteger, nullable=False),  # kopecks
+    sa.Column("price_year", sa.BigInteger, nullable=False),  # kopecks
+    sa.Column("currency", sa.String(3), nullable=False, server_default="RUB"),
+    timestamp("sale_start", nullable=False),
+    timestamp("sale_end"),
+    timestamp("created_at", nullable=False, server_default=NOW),
+    timestamp("updated_at", nullable=False, server_default=NOW),
+    sa.CheckConstraint("price_month > 0 AND price_year > 0", name="positive_prices"),
+    sa.CheckConstraint("sale_end IS NULL OR sale_end > sale_start", name="sale_window"),
+    schema=SCHEMA,
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("user_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("user_email", sa.Text),
+    sa.Column("plan_id", pg.UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.plans.id"), nullable=False),
+    sa.Column("period", sa.Text, nullable=False),  # month | year
+    sa.Column("status", sa.Text, nullable=False),  # awaiting_payment | active | ended
+    sa.Column("ended_reason", sa.Text),  # cancelled | refunded | payment_failed | expired
+    sa.Column("auto_renew", sa.Boolean, nullable=False, server_default=sa.true()),
+    timestamp("anchor_at"),  # start of the first paid period; periods are counted from it
+    sa.Column("period_index", sa.Integer),  # index of the current period, 0 = first
+    timestamp("current_period_start"),
+    timestamp("current_period_end"),
+    sa.Column("payment_method_id", sa.Text),  # YooKassa saved method for renewals
+    sa.Column("failed_attempts", sa.Integer, nullable=False, server_default="0"),
+    timestamp("next_attempt_at"),  # when the scheduler should charge next (renewal or dunning)
+    sa.Column("reminded_period", sa.Integer),  # period index whose reminder went out
+    timestamp("created_at", nullable=False, server_default=NOW),
+    timestamp("updated_at", nullable=False, server_default=NOW),
+    timestamp("ended_at"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.CheckConstraint("period IN ('month', 'year')", name="period"),
+    sa.CheckConstraint("status IN ('awaiting_payment', 'active', 'ended')", name="status"),
+    sa.CheckConstraint("(status = 'ended') = (ended_reason IS NOT NULL)", name="ended_reason_iff_ended"),
+    # A user may hold several subscriptions, but not two non-ended ones of the same plan.
+    sa.Index(
+        "uq_subscriptions_user_plan_open",
+        "user_id",
+        "plan_id",
+        unique=True,
+        postgresql_where=sa.text("status <> 'ended'"),
+    ),
+    sa.Index("ix_subscriptions_user", "user_id", "created_at"),
+    # The scheduler's due query: only live, auto-renewing subscriptions are indexed.
+    sa.Index(
+        "ix_subscriptions_due",
+        "next_attempt_at",
+        postgresql_where=sa.text("status = 'active' AND next_attempt_at IS NOT NULL"),
+    ),
+    schema=SCHEMA,
+)
+
+periods = sa.Table(
+    "subscription_periods",
+    metadata,
+    sa.Column(
+        "subscription_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey(f"{SCHEMA}.subscriptions.id"),
+        primary_key=True,
+    ),
+    sa.Column("period_index", sa.Integer, primary_key=True),
+    timestamp("starts_at", nullable=False),
+    timestamp("ends_at", nullable=False),
+    # Billing's payment id: a payment activates at most one period (idempotent activation).
+    sa.Column("payment_id", pg.UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    timestamp("created_at", nullable=False, server_default=NOW),
+    schema=SCHEMA,
+)
+
+outbox = outbox_table(SCHEMA)
+idempotency_keys = idempotency_keys_table(SCHEMA)
+emails = emails_table(SCHEMA)

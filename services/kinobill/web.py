@@ -1,0 +1,265 @@
+"""What every Kinobill HTTP service shares: error shape, auth dependencies, health, metrics, request ids.
+
+Errors are always `{"error": {"code": "...", "message": "...", "details": ...}}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any
+
+import redis
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kinobill.domain.errors import DomainError
+from kinobill.logs import request_id
+from kinobill.runtime import get_runtime
+from kinobill.security import (
+    AuthenticationError,
+    ServicePrincipal,
+    TokenVerifier,
+    UserPrincipal,
+    service_from_claims,
+    user_from_claims,
+)
+
+log = logging.getLogger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "kinobill_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "kinobill_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+class ApiError(Exception):
+    """An error answered to the client as-is: status, stable code, message, optional details."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+class StrictModel(BaseModel):
+    """Request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+# Domain rules map to HTTP: a conflict with current state is 409, invalid input 422.
+DOMAIN_STATUS = {
+    "plan_not_on_sale": 409,
+    "invalid_transition": 409,
+    "nothing_to_refund": 409,
+    "refund_period_over": 409,
+}
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(DOMAIN_STATUS.get(exc.code, 422), exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        where = ".".join(p for p in first["loc"] if p not in ("body",)) or "request"
+        return error_response(422, "invalid_request", f"{where}: {first['msg']}", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "error"
+        return error_response(
+            exc.status_code,
+            _HTTP_CODES.get(exc.status_code, "error"),
+            message,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error; the request may be retried")
+
+
+class RequestContextMiddleware:
+    """Request id (X-Request-ID in and out) and Prometheus metrics, as a plain ASGI middleware."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                rid = value.decode("latin-1")[:64]
+                break
+        rid = rid or uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, scope["method"], path, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, scope["method"], path).observe(time.perf_counter() - started)
+            request_id.reset(token)
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", "missing bearer token")
+    return token.strip()
+
+
+def user_dependency(verifier: Callable[[], TokenVerifier]) -> Callable[[Request], UserPrincipal]:
+    def current_user(request: Request) -> UserPrincipal:
+        try:
+            return user_from_claims(verifier().decode(bearer_token(request)))
+        except AuthenticationError as exc:
+            raise ApiError(401, "unauthorized", f"invalid token: {exc}") from exc
+
+    return current_user
+
+
+def service_dependency(verifier: Callable[[], TokenVerifier]) -> Callable[[Request], ServicePrincipal]:
+    def current_service(request: Request) -> ServicePrincipal:
+        try:
+            return service_from_claims(verifier().decode(bearer_token(request)))
+        except AuthenticationError as exc:
+            raise ApiError(401, "unauthorized", f"invalid service token: {exc}") from exc
+
+    return current_service
+
+
+def idempotency_key_header(request: Request) -> str:
+    key = request.headers.get("idempotency-key", "").strip()
+    if not key:
+        raise ApiError(400, "idempotency_key_required", "the Idempotency-Key header is required")
+    if len(key) > 64 or not key.isprintable():
+        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-64 printable characters")
+    return key
+
+
+IdempotencyKey = Annotated[str, Depends(idempotency_key_header)]
+CurrentUser = Annotated[UserPrincipal, Depends(user_dependency(lambda: get_runtime().user_tokens))]
+CurrentService = Annotated[
+    ServicePrincipal, Depends(service_dependency(lambda: get_runtime().service_tokens))
+]
+
+
+def add_operational_routes(
+    app: FastAPI, engine: Callable[[], sa.Engine], redis_client: Callable[[], redis.Redis]
+) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            with engine().connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        try:
+            redis_client().ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def build_app(
+    *,
+    service: str,
+    title: str,
+    routers: Iterable[Any],
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    engine: Callable[[], sa.Engine],
+    redis_client: Callable[[], redis.Redis],
+) -> FastAPI:
+    app = FastAPI(title=title, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    install_error_handlers(app)
+    add_operational_routes(app, engine, redis_client)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(RequestContextMiddleware, service=service)
+    return app
+
+
+AsyncHandler = Callable[..., Awaitable[Any]]

@@ -1,0 +1,100 @@
+"""Helpers for the tests: real service processes and waiting on conditions with a deadline."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(
+    condition: Callable[[], T], *, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"
+) -> T:
+    """Poll `condition` until it returns something truthy; fail with `message` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as exc:
+            last_error = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {message}"
+                + (f" (last error: {last_error!r})" if last_error else "")
+            )
+        time.sleep(interval)
+
+
+class ServiceProcess:
+    """A real `kinobill` process (or any command) with its output in a log file."""
+
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], log_dir: Path, health_url: str | None = None
+    ) -> None:
+        self.name, self.args, self.env, self.health_url = name, args, env, health_url
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> ServiceProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
+        self.process = subprocess.Popen(
+            self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        if self.health_url:
+
+            def healthy() -> bool:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited: {self.log_tail()}")
+                return httpx.get(self.health_url, timeout=1).status_code == 200
+
+            wait_until(healthy, timeout=timeout, message=f"{self.name} to be healthy")
+        return self
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def wait_exit(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+
+def kinobill_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "kinobill.cli", *args]
