@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -20,18 +21,18 @@ class EmbeddedPostgres:
     """A pgserver instance whose data lives in ``pgdata``; stopped by :meth:`stop`."""
 
     pgdata: Path
-    _server: object = field(default=None, repr=False)
+    _server: Any = field(default=None, repr=False)
 
     def start(self) -> str:
         import pgserver  # heavy import, only needed when embedding
 
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
-        if self._tune(self._server.get_uri()):  # type: ignore[attr-defined]
+        if self._tune(self._server.get_uri()):
             # the settings take effect on restart; we hold the only handle, so cleanup() stops it
-            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server.cleanup()
             self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
-        return sqlalchemy_url(self._server.get_uri())  # type: ignore[attr-defined]
+        return sqlalchemy_url(self._server.get_uri())
 
     @staticmethod
     def _tune(uri: str) -> bool:
@@ -48,7 +49,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server.cleanup()
             self._server = None
 
 

@@ -29,7 +29,7 @@ class Inbox:
     def add(self, envelope_to: list[str], raw: bytes) -> None:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         body_part = msg.get_body(preferencelist=("plain", "html")) if msg.is_multipart() else msg
-        body = body_part.get_content() if body_part is not None else ""  # type: ignore[union-attr]
+        body = body_part.get_content() if body_part is not None else ""
         message_id = str(msg.get("Message-ID", ""))
         with self._lock:
             self._messages.append(

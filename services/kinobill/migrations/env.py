@@ -23,7 +23,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 
 def run_migrations_online() -> None:
-    url = config.get_main_option("sqlalchemy.url")
+    url = config.get_main_option("sqlalchemy.url") or ""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
         # Serialise concurrent `migrate` runs (several pods starting at once).
