@@ -26,11 +26,12 @@ and a resource server checks access with::
 ``claim_for`` serves a cached answer (fresh for ``ttl`` s), revalidates with ETags, falls back to a
 stale answer while Subscriptions is down and raises :class:`SubscriptionsUnavailable` only when it
 has nothing for the user. With many Auth replicas, share the cache through Redis
-(``RedisCache``) and give the listener a consumer group (``ChangeListener(..., group="auth-cache")``).
+(``RedisCache.from_url``: it fails fast) and give the listener a consumer group
+(``ChangeListener(..., group="auth-cache")``).
 ``python -m kinobill.auth_client.capacity`` measures how many subscriptions fit a token.
 """
 
-from .cache import CacheEntry, InProcessCache, RedisCache, SubscriptionCache
+from .cache import CacheEntry, CacheUnavailable, InProcessCache, RedisCache, SubscriptionCache
 from .changes import DEFAULT_STREAM, ChangeListener
 from .claim import (
     CLAIM_NAME,
@@ -60,6 +61,7 @@ __all__ = [
     "ActiveSubscriptions",
     "ActiveSubscriptionsClient",
     "CacheEntry",
+    "CacheUnavailable",
     "ChangeListener",
     "ClaimEntry",
     "ClaimFormatError",

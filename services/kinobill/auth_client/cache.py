@@ -122,26 +122,67 @@ class InProcessCache:
             return len(self._data)
 
 
+class CacheUnavailable(Exception):
+    """The shared cache failed recently; it is skipped until its cool-down ends."""
+
+
 class RedisCache:
     """Entries under ``kinobill:authcache:{user_id}``, expiring in Redis at their ``keep_until``.
 
     Shared by all Auth replicas: one fetch serves them all, and one invalidation reaches them all.
     ``redis_client`` is a ``redis.Redis`` (either ``decode_responses`` setting). Redis errors are
     raised to the client, which treats the cache as empty and still answers from Subscriptions.
+
+    This cache sits on the token-issuing path, so give it a client that fails FAST:
+    :meth:`from_url` does (100 ms timeouts, one retry without backoff). redis-py's own defaults
+    (5 s socket timeout, 10 retries with exponential backoff) would stall every token request for
+    seconds while Redis is unreachable. After a failure, reads and writes are skipped for
+    ``cooldown`` seconds (raising :class:`CacheUnavailable` at once); deletions are always tried,
+    since a lost invalidation would let a known-wrong answer be served as fresh.
     """
 
     def __init__(
-        self, redis_client: Any, *, prefix: str = DEFAULT_PREFIX, clock: Callable[[], float] = time.time
+        self,
+        redis_client: Any,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        cooldown: float = 5.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = redis_client
         self.prefix = prefix
+        self.cooldown = cooldown
         self._clock = clock
+        self._down_until = 0.0
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout: float = 0.1, **kwargs: Any) -> RedisCache:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
+        )
+        return cls(client, **kwargs)
+
+    def _guard(self) -> None:
+        if time.monotonic() < self._down_until:
+            raise CacheUnavailable(f"Redis cache failed less than {self.cooldown}s ago")
+
+    def _failed(self) -> None:
+        self._down_until = time.monotonic() + self.cooldown
 
     def key(self, user_id: str) -> str:
         return f"{self.prefix}{user_id}"
 
     def get(self, user_id: str) -> CacheEntry | None:
-        raw = self._redis.get(self.key(user_id))
+        self._guard()
+        try:
+            raw = self._redis.get(self.key(user_id))
+        except Exception:
+            self._failed()
+            raise
         if raw is None:
             return None
         try:
@@ -150,11 +191,16 @@ class RedisCache:
             return None  # written by an incompatible version: a miss, overwritten by the next set
 
     def set(self, user_id: str, entry: CacheEntry) -> None:
+        self._guard()
         ttl_ms = int((entry.keep_until - self._clock()) * 1000)
-        if ttl_ms <= 0:
-            self.delete(user_id)
-            return
-        self._redis.set(self.key(user_id), entry.to_json(), px=ttl_ms)
+        try:
+            if ttl_ms <= 0:
+                self._redis.delete(self.key(user_id))
+            else:
+                self._redis.set(self.key(user_id), entry.to_json(), px=ttl_ms)
+        except Exception:
+            self._failed()
+            raise
 
     def delete(self, user_id: str) -> None:
         self._redis.delete(self.key(user_id))
