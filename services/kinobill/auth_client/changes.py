@@ -167,18 +167,18 @@ class ChangeListener:
         assert self.group is not None
         applied = self._claim_abandoned()
         # own pending first (after a restart with the same consumer name, or after a failed apply)
-        start = "0" if self._check_pending else ">"
-        reply = self._redis.xreadgroup(
-            self.group,
-            self.consumer,
-            {self.stream: start},
-            count=self.count,
-            block=None if start == "0" else self.block_ms,
-        )
-        messages = [m for _stream, batch in (reply or []) for m in batch]
-        if start == "0" and not messages:
+        if self._check_pending:
+            pending = self._read_group("0", block=None)
+            if pending:
+                return applied + self._apply_and_ack(pending)
             self._check_pending = False
-        return applied + self._apply_and_ack(messages)
+        return applied + self._apply_and_ack(self._read_group(">", block=self.block_ms))
+
+    def _read_group(self, start: str, *, block: int | None) -> list[Any]:
+        reply = self._redis.xreadgroup(
+            self.group, self.consumer, {self.stream: start}, count=self.count, block=block
+        )
+        return [m for _stream, batch in (reply or []) for m in batch]
 
     def _claim_abandoned(self) -> int:
         now = time.monotonic()
