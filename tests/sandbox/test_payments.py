@@ -1,4 +1,4 @@
-"""Payments through the real ``yookassa`` SDK: creation, confirmation, capture/cancel, expiry, lists, errors."""
+"""Payments through the real ``yookassa`` SDK: create, confirm, capture/cancel, expiry, lists, errors."""
 
 from __future__ import annotations
 
