@@ -1,12 +1,12 @@
 """Launcher for test suites: run the sandbox as a real subprocess and drive its ``/sandbox`` API.
 
-    from yookassa_sandbox.testing import run_sandbox
+from yookassa_sandbox.testing import run_sandbox
 
-    with run_sandbox(webhook_url="http://127.0.0.1:9000/hook") as sb:
-        Configuration.configure(sb.shop_id, sb.secret_key, api_url=sb.api_url)
-        payment = Payment.create({...})
-        sb.confirm(payment.id, "5555555555554444")
-        assert sb.journal(operation="payments.create", replayed=False)  # real charges
+with run_sandbox(webhook_url="http://127.0.0.1:9000/hook") as sb:
+    Configuration.configure(sb.shop_id, sb.secret_key, api_url=sb.api_url)
+    payment = Payment.create({...})
+    sb.confirm(payment.id, "5555555555554444")
+    assert sb.journal(operation="payments.create", replayed=False)  # real charges
 """
 
 from __future__ import annotations
@@ -136,7 +136,10 @@ class SandboxHandle:
         params = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in filters.items()}
         return list(self._call("GET", "/sandbox/journal", params=params)["items"])
 
-    def add_fault(self, kind: str, endpoint: str = "*", count: int | None = 1, **options: Any) -> dict[str, Any]:
+    def add_fault(
+        self, kind: str, endpoint: str = "*", count: int | None = 1, **options: Any
+    ) -> dict[str, Any]:
+        """See the package docstring for kinds and options (latency_ms, retry_after, commit, copies)."""
         body = {"kind": kind, "endpoint": endpoint, "count": count, **options}
         return dict(self._call("POST", "/sandbox/faults", json=body))
 
@@ -204,7 +207,9 @@ def start_sandbox(
         full_env.setdefault("YOOKASSA_SECRET_KEY", DEFAULT_SECRET_KEY)
         full_env["YOOKASSA_SANDBOX_HOST"] = host
         full_env["YOOKASSA_SANDBOX_PORT"] = str(chosen)
-        full_env.setdefault("YOOKASSA_SANDBOX_PUBLIC_URL", f"{'https' if https else 'http'}://{host}:{chosen}")
+        full_env.setdefault(
+            "YOOKASSA_SANDBOX_PUBLIC_URL", f"{'https' if https else 'http'}://{host}:{chosen}"
+        )
         if webhook_url:
             full_env["YOOKASSA_SANDBOX_WEBHOOK_URL"] = webhook_url
         ca_file = None

@@ -106,9 +106,17 @@ class WebhookDispatcher:
         if fault in self.faults.active:
             self.faults.active.remove(fault)
         held, fault.held = fault.held, []
-        for delivery in reversed(held):
+        for delivery in held:
             delivery.status = "pending"
-            self._launch(delivery)
+        task = asyncio.get_running_loop().create_task(self._deliver_in_order(list(reversed(held))))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _deliver_in_order(self, deliveries: list[Delivery]) -> None:
+        # first attempts strictly one after another, so the receiver sees exactly this order
+        for delivery in deliveries:
+            if not await self._attempt(delivery):
+                self._launch(delivery, retry_from=1)
 
     def _new(
         self,
@@ -124,39 +132,44 @@ class WebhookDispatcher:
         self.deliveries.append(delivery)
         return delivery
 
-    def _launch(self, delivery: Delivery, delay: float = 0.0) -> None:
-        task = asyncio.get_running_loop().create_task(self._deliver(delivery, delay))
+    def _launch(self, delivery: Delivery, delay: float = 0.0, retry_from: int = 0) -> None:
+        task = asyncio.get_running_loop().create_task(self._deliver(delivery, delay, retry_from))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _deliver(self, delivery: Delivery, delay: float) -> None:
+    async def _attempt(self, delivery: Delivery) -> bool:
+        url = self.settings.webhook_url
+        result: dict[str, Any] = {"time": time.time(), "url": url}
+        ok = False
+        if url and self.client is not None:
+            try:
+                resp = await self.client.post(
+                    url, content=delivery.body, headers={"Content-Type": "application/json"}
+                )
+                result["http_status"] = resp.status_code
+                ok = resp.status_code == 200
+            except (httpx.HTTPError, OSError) as exc:
+                result["error"] = f"{type(exc).__name__}: {exc}"
+        else:
+            result["error"] = "no webhook URL configured"
+        delivery.attempts.append(result)
+        if ok:
+            delivery.status = "delivered"
+        return ok
+
+    async def _deliver(self, delivery: Delivery, delay: float, retry_from: int = 0) -> None:
         if delay > 0:
             await asyncio.sleep(delay)
-        attempt = 0
+        retry = retry_from
+        if retry == 0 and await self._attempt(delivery):
+            return
         while True:
-            url = self.settings.webhook_url
-            started = time.time()
-            result: dict[str, Any] = {"time": started, "url": url}
-            ok = False
-            if url and self.client is not None:
-                try:
-                    resp = await self.client.post(
-                        url, content=delivery.body, headers={"Content-Type": "application/json"}
-                    )
-                    result["http_status"] = resp.status_code
-                    ok = resp.status_code == 200
-                except (httpx.HTTPError, OSError) as exc:
-                    result["error"] = f"{type(exc).__name__}: {exc}"
-            else:
-                result["error"] = "no webhook URL configured"
-            delivery.attempts.append(result)
-            if ok:
-                delivery.status = "delivered"
-                return
             scale = self.settings.webhook_retry_scale
-            wait = RETRY_SCHEDULE[min(attempt, len(RETRY_SCHEDULE) - 1)] * scale
-            attempt += 1
+            wait = RETRY_SCHEDULE[min(retry, len(RETRY_SCHEDULE) - 1)] * scale
+            retry += 1
             if time.time() + wait - delivery.created > self.settings.webhook_retry_window * scale:
                 delivery.status = "failed"
                 return
             await asyncio.sleep(wait)
+            if await self._attempt(delivery):
+                return
