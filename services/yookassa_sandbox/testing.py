@@ -30,7 +30,7 @@ from .config import DEFAULT_SECRET_KEY, DEFAULT_SHOP_ID
 from .tls import generate_self_signed
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -200,7 +200,7 @@ def start_sandbox(
     attempts = 1 if port else 3  # a free port may be taken between probing and binding: try another
     last_error = ""
     for _ in range(attempts):
-        chosen = port or _free_port()
+        chosen = port or free_port()
         full_env = dict(os.environ)
         full_env.update(env or {})
         full_env.setdefault("YOOKASSA_SHOP_ID", DEFAULT_SHOP_ID)
