@@ -1,0 +1,52 @@
+"""`python -m kinobill_admin --port 8000`: migrate the admin schema, ensure the roles, serve (ASGI).
+
+uvicorn serves Django's ASGI app; WhiteNoise serves static files; SIGTERM stops it gracefully
+(in-flight requests finish, then the process exits 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kinobill_admin", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("ADMIN_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("ADMIN_PORT", "8000")))
+    parser.add_argument("--no-migrate", action="store_true", help="skip `migrate` (another job ran it)")
+    args = parser.parse_args(argv)
+
+    from kinobill_admin.manage import setup
+
+    setup()
+    from django.core.management import call_command
+
+    from kinobill_admin.roles import ensure_groups
+
+    if not args.no_migrate:
+        call_command("migrate", interactive=False, verbosity=0)
+    ensure_groups()
+
+    import uvicorn
+
+    logging.getLogger(__name__).info("kinobill admin on http://%s:%s", args.host, args.port)
+    config = uvicorn.Config(
+        "kinobill_admin.asgi:application",
+        host=args.host,
+        port=args.port,
+        lifespan="off",
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        timeout_graceful_shutdown=20,
+        log_level=os.environ.get("ADMIN_LOG_LEVEL", "info").lower(),
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

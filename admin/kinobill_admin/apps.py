@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class KinobillAdminConfig(AppConfig):
+    name = "kinobill_admin"
+    label = "kinobill_admin"
+    verbose_name = "Kinobill"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kinobill_admin.roles import ensure_groups
+
+        # After every `migrate` (the server runs it at start): the two staff groups exist, idempotently.
+        post_migrate.connect(lambda **_: ensure_groups(), sender=self, weak=False, dispatch_uid="kb-groups")

@@ -1,0 +1,145 @@
+"""Django settings, all from the environment (the same names as the services where they overlap).
+
+DATABASE_URL is the services' SQLAlchemy URL (``postgresql+psycopg://user:pw@host:port/db`` or a unix
+socket directory in ``?host=``). Django's tables go to the schema ``admin`` via ``search_path``; the
+service schemas are only reached through unmanaged models with schema-qualified table names.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent
+ADMIN_SCHEMA = "admin"
+
+KINOBILL_ENV = os.environ.get("KINOBILL_ENV", "dev")
+PRODUCTION = KINOBILL_ENV == "production"
+
+
+def database_from_url(url: str) -> dict:
+    """SQLAlchemy URL → Django DATABASES entry (psycopg 3), search_path pinned to the admin schema."""
+    if not url:
+        url = "postgresql://postgres@127.0.0.1:5432/postgres"
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme not in ("postgresql", "postgres"):
+        raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL, not {scheme!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    host = query.pop("host", None) or (parts.hostname or "")
+    options = {"options": f"-c search_path={ADMIN_SCHEMA},public", "connect_timeout": 5}
+    if "sslmode" in query:
+        options["sslmode"] = query.pop("sslmode")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": host,
+        "PORT": str(parts.port or query.pop("port", "") or ""),
+        "OPTIONS": options,
+        # ASGI: connections are opened per request in worker threads; persistent ones would leak.
+        "CONN_MAX_AGE": 0,
+        "TIME_ZONE": None,
+    }
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when KINOBILL_ENV=production")
+    SECRET_KEY = "dev-only-kinobill-admin-secret-key-not-for-production"
+
+DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1" and not PRODUCTION
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
+if not ALLOWED_HOSTS and not PRODUCTION:
+    ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+SUBSCRIPTIONS_URL = os.environ.get("SUBSCRIPTIONS_URL", "http://127.0.0.1:8001").rstrip("/")
+BILLING_URL = os.environ.get("BILLING_URL", "http://127.0.0.1:8002").rstrip("/")
+ADMIN_SERVICE_TOKEN = os.environ.get("ADMIN_SERVICE_TOKEN", "")
+SERVICE_TIMEOUT_SECONDS = float(os.environ.get("ADMIN_SERVICE_TIMEOUT_SECONDS", "10"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "kinobill_admin.apps.KinobillAdminConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kinobill_admin.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "kinobill_admin.roles.context",
+            ]
+        },
+    }
+]
+ASGI_APPLICATION = "kinobill_admin.asgi.application"
+
+DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", ""))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+USE_TZ = True
+TIME_ZONE = os.environ.get("ADMIN_TIME_ZONE", "Europe/Moscow")  # how operators see and enter times
+
+STATIC_URL = "/static/"
+# For images: `kinobill admin collectstatic` with ADMIN_STATIC_ROOT set; unset, nothing is collected.
+STATIC_ROOT = os.environ.get("ADMIN_STATIC_ROOT") or None
+# Without collectstatic (local runs, tests) WhiteNoise serves straight from the app directories.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_AGE = 8 * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("ADMIN_LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,95 @@
+"""The admin under test: Django set up in this process over the session's real Postgres, talking to a
+real Subscriptions process; staff users of each role; helpers to arrange service rows with SQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from support import free_port
+
+ADMIN_ENV_KEYS = ("DATABASE_URL", "SUBSCRIPTIONS_URL", "BILLING_URL", "ADMIN_SERVICE_TOKEN", "KINOBILL_ENV")
+
+
+@pytest.fixture(scope="session")
+def admin_env(migrated_database: str, subscriptions_service: str, tokens) -> dict[str, str]:
+    """What an admin process needs; BILLING_URL points at a closed port until Billing's endpoints exist."""
+    return {
+        "DATABASE_URL": migrated_database,
+        "SUBSCRIPTIONS_URL": subscriptions_service,
+        "BILLING_URL": f"http://127.0.0.1:{free_port()}",
+        "ADMIN_SERVICE_TOKEN": tokens.service("admin"),
+        "KINOBILL_ENV": "test",
+    }
+
+
+@pytest.fixture(scope="session")
+def django_ready(admin_env: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in (*ADMIN_ENV_KEYS, "DJANGO_SETTINGS_MODULE")}
+    os.environ.update(admin_env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "kinobill_admin.settings"
+    from kinobill_admin.manage import setup
+
+    setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def make_user(role: str | None, superuser: bool = False):
+    from django.contrib.auth.models import Group, User
+
+    name = f"{role or 'nobody'}-{uuid.uuid4().hex[:8]}"
+    if superuser:
+        user = User.objects.create_superuser(name, f"{name}@staff.example", "pw-" + uuid.uuid4().hex)
+    else:
+        user = User.objects.create_user(name, f"{name}@staff.example", "pw-" + uuid.uuid4().hex)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def client_for(user):
+    from django.test import Client
+
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture()
+def support_client(django_ready):
+    return client_for(make_user("support"))
+
+
+@pytest.fixture()
+def operator_user(django_ready):
+    return make_user("operator")
+
+
+@pytest.fixture()
+def operator_client(operator_user):
+    return client_for(operator_user)
+
+
+@pytest.fixture()
+def nobody_client(django_ready):
+    return client_for(make_user(None))
+
+
+@pytest.fixture(scope="session")
+def db_engine(migrated_database: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(migrated_database, pool_size=2, max_overflow=2)
+    yield engine
+    engine.dispose()
