@@ -17,6 +17,7 @@ import pytest
 from kinobill.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_runtime_dir
 from kinobill.security import LocalKeys, mint_service_token, mint_user_token
 from support import ServiceProcess, free_port, kinobill_command
+from yookassa_sandbox.testing import start_sandbox
 
 ensure_runtime_dir()
 
@@ -77,6 +78,7 @@ def service_env(
             "JWT_PUBLIC_KEY_FILE": str(local_keys.user_public),
             "SERVICE_JWT_PUBLIC_KEY_FILE": str(local_keys.service_public),
             "KINOBILL_TEST_CLOCK": "1",
+            "KINOBILL_SERVICE_TOKEN": mint_service_token(local_keys.service_private.read_bytes(), "kinobill"),
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -107,29 +109,78 @@ class Tokens:
         return {"Authorization": f"Bearer {self.service(name)}"}
 
 
-@pytest.fixture(scope="session")
-def subscriptions_service(service_env: dict[str, str], infra_dir: Path) -> Iterator[str]:
-    port = free_port()
-    proc = ServiceProcess(
-        "subscriptions",
-        kinobill_command("serve", "subscriptions", "--port", str(port)),
-        service_env,
-        infra_dir,
-        f"http://127.0.0.1:{port}/readyz",
-    ).start()
-    yield f"http://127.0.0.1:{port}"
-    proc.stop()
+class Stack:
+    """The services of the test session as real processes on free ports, restartable one by one."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.ports = {name: free_port() for name in ("subscriptions", "billing", "smtp", "mailbox")}
+        self.subscriptions_url = f"http://127.0.0.1:{self.ports['subscriptions']}"
+        self.billing_url = f"http://127.0.0.1:{self.ports['billing']}"
+        self.mailbox_url = f"http://127.0.0.1:{self.ports['mailbox']}"
+        self.sandbox = start_sandbox(webhook_url=f"{self.billing_url}/webhooks/yookassa")
+        self.env = {
+            **env,
+            "SUBSCRIPTIONS_URL": self.subscriptions_url,
+            "BILLING_URL": self.billing_url,
+            "YOOKASSA_API_URL": self.sandbox.api_url,
+            "YOOKASSA_SHOP_ID": self.sandbox.shop_id,
+            "YOOKASSA_SECRET_KEY": self.sandbox.secret_key,
+            "YOOKASSA_TIMEOUT_SECONDS": "2",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.ports["smtp"]),
+            "KINOBILL_CLAIM_IDLE_MS": "2000",
+        }
+        self.log_dir = log_dir
+        self.processes: dict[str, ServiceProcess] = {}
+
+    def process(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
+        args = {
+            "mailbox": kinobill_command(
+                "mailbox", "--smtp-port", str(self.ports["smtp"]), "--http-port", str(self.ports["mailbox"])
+            ),
+            "subscriptions": kinobill_command(
+                "serve", "subscriptions", "--port", str(self.ports["subscriptions"])
+            ),
+            "billing": kinobill_command("serve", "billing", "--port", str(self.ports["billing"])),
+            "worker": kinobill_command("worker"),
+        }[name]
+        health = {
+            "mailbox": f"{self.mailbox_url}/healthz",
+            "subscriptions": f"{self.subscriptions_url}/readyz",
+            "billing": f"{self.billing_url}/readyz",
+            "worker": None,
+        }[name]
+        return ServiceProcess(name, args, {**self.env, **(extra_env or {})}, self.log_dir, health)
+
+    def start(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
+        old = self.processes.get(name)
+        if old is not None:
+            old.stop()
+        self.processes[name] = self.process(name, extra_env).start()
+        return self.processes[name]
+
+    def stop_all(self) -> None:
+        for proc in self.processes.values():
+            proc.stop()
+        self.sandbox.stop()
 
 
 @pytest.fixture(scope="session")
-def billing_service(service_env: dict[str, str], infra_dir: Path) -> Iterator[str]:
-    port = free_port()
-    proc = ServiceProcess(
-        "billing",
-        kinobill_command("serve", "billing", "--port", str(port)),
-        service_env,
-        infra_dir,
-        f"http://127.0.0.1:{port}/readyz",
-    ).start()
-    yield f"http://127.0.0.1:{port}"
-    proc.stop()
+def stack(service_env: dict[str, str], infra_dir: Path) -> Iterator[Stack]:
+    stack = Stack(service_env, infra_dir)
+    try:
+        for name in ("mailbox", "billing", "subscriptions", "worker"):
+            stack.start(name)
+        yield stack
+    finally:
+        stack.stop_all()
+
+
+@pytest.fixture(scope="session")
+def subscriptions_service(stack: Stack) -> str:
+    return stack.subscriptions_url
+
+
+@pytest.fixture(scope="session")
+def billing_service(stack: Stack) -> str:
+    return stack.billing_url

@@ -12,38 +12,54 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+
 from support import free_port, wait_until
 
 
 @pytest.mark.slow
 def test_kinobill_run_serves_plans_and_stops_cleanly(tmp_path: Path):
     home = Path(os.environ.get("TMPDIR", "/tmp")) / f"kbrun-{uuid.uuid4().hex[:8]}"
-    ports = {name: free_port() for name in ("admin", "subscriptions", "billing", "sandbox", "smtp", "mailbox")}
+    ports = {
+        name: free_port() for name in ("admin", "subscriptions", "billing", "sandbox", "smtp", "mailbox")
+    }
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({
-        "KINOBILL_HOME": str(home),
-        "KINOBILL_ADMIN_PORT": str(ports["admin"]),
-        "KINOBILL_SUBSCRIPTIONS_PORT": str(ports["subscriptions"]),
-        "KINOBILL_BILLING_PORT": str(ports["billing"]),
-        "YOOKASSA_SANDBOX_PORT": str(ports["sandbox"]),
-        "SMTP_PORT": str(ports["smtp"]),
-        "KINOBILL_MAILBOX_PORT": str(ports["mailbox"]),
-    })
+    env.update(
+        {
+            "KINOBILL_HOME": str(home),
+            "KINOBILL_ADMIN_PORT": str(ports["admin"]),
+            "KINOBILL_SUBSCRIPTIONS_PORT": str(ports["subscriptions"]),
+            "KINOBILL_BILLING_PORT": str(ports["billing"]),
+            "YOOKASSA_SANDBOX_PORT": str(ports["sandbox"]),
+            "SMTP_PORT": str(ports["smtp"]),
+            "KINOBILL_MAILBOX_PORT": str(ports["mailbox"]),
+        }
+    )
     env.pop("YOOKASSA_API_URL", None)
     kinobill = [sys.executable, "-m", "kinobill.cli"]
     output = open(tmp_path / "run.log", "wb")  # noqa: SIM115
     run = subprocess.Popen([*kinobill, "run"], env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: b"Kinobill is running" in (tmp_path / "run.log").read_bytes(), timeout=120,
-                   message="the start-up banner")
+        wait_until(
+            lambda: b"Kinobill is running" in (tmp_path / "run.log").read_bytes(),
+            timeout=120,
+            message="the start-up banner",
+        )
         banner = (tmp_path / "run.log").read_text()
         assert f"http://127.0.0.1:{ports['subscriptions']}" in banner
 
         user = str(uuid.uuid4())
-        token = subprocess.run([*kinobill, "token", "--user", user, "--email", "newcomer@example.com"],
-                               env=env, capture_output=True, text=True, check=True).stdout.strip()
-        plans = httpx.get(f"http://127.0.0.1:{ports['subscriptions']}/api/v1/plans",
-                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        token = subprocess.run(
+            [*kinobill, "token", "--user", user, "--email", "newcomer@example.com"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        plans = httpx.get(
+            f"http://127.0.0.1:{ports['subscriptions']}/api/v1/plans",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
         assert plans.status_code == 200, plans.text
         assert {p["code"] for p in plans.json()["items"]} >= {"basic", "premium"}
         assert httpx.get(f"http://127.0.0.1:{ports['mailbox']}/api/messages").json()["items"] == []
@@ -55,7 +71,7 @@ def test_kinobill_run_serves_plans_and_stops_cleanly(tmp_path: Path):
 
         run.send_signal(signal.SIGTERM)
         assert run.wait(60) == 0
-        gone, alive = psutil.wait_procs(family, timeout=10)
+        _gone, alive = psutil.wait_procs(family, timeout=10)
         assert alive == [], f"left behind: {[p.pid for p in alive]}"
         wait_until(lambda: not psutil.pid_exists(postmaster), timeout=20, message="postgres to stop")
     finally:

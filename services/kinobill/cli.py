@@ -105,6 +105,15 @@ def cmd_mailbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from kinobill.logs import configure_logging
+    from kinobill.runtime import get_runtime
+    from kinobill.workers import run_workers
+
+    configure_logging("worker")
+    return run_workers(get_runtime(), args.only.split(",") if args.only else None)
+
+
 def cmd_jwt_capacity(args: argparse.Namespace) -> int:
     from kinobill.auth_client.capacity import main as capacity_main
 
@@ -147,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     mailbox.add_argument("--smtp-port", type=int, default=1025)
     mailbox.add_argument("--http-port", type=int, default=8025)
     mailbox.set_defaults(func=cmd_mailbox)
+
+    worker = sub.add_parser("worker", help="background workers: outbox relays, consumers, mail, reconciler")
+    worker.add_argument("--only", help="comma-separated roles (default: all)")
+    worker.set_defaults(func=cmd_worker)
 
     capacity = sub.add_parser("jwt-capacity", help="how many subscriptions fit in an access token")
     capacity.add_argument("rest", nargs=argparse.REMAINDER)

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     service_jwt_public_key_file: Path | None = None
     service_jwt_audience: str = "kinobill-internal"
 
+    # The bearer token this process presents to the other service's internal API.
+    service_token: str = Field(default="", alias="KINOBILL_SERVICE_TOKEN")
+
     subscriptions_url: str = "http://127.0.0.1:8001"
     billing_url: str = "http://127.0.0.1:8002"
     public_subscriptions_url: str = ""

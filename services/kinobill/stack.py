@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from kinobill.embedded import EmbeddedPostgres, EmbeddedRedis
-from kinobill.security import LocalKeys
+from kinobill.security import LocalKeys, mint_service_token
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Child:
 
 def stack_environment(home: Path, ports: Ports, database_url: str, redis_url: str) -> dict[str, str]:
     keys = LocalKeys(home / "keys").ensure()
+    service_token = mint_service_token(keys.service_private.read_bytes(), "kinobill", ttl=365 * 24 * 3600)
     env = dict(os.environ)
     env.update(
         {
@@ -54,6 +55,7 @@ def stack_environment(home: Path, ports: Ports, database_url: str, redis_url: st
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(ports.smtp),
             "PYTHONUNBUFFERED": "1",
+            "KINOBILL_SERVICE_TOKEN": service_token,
         }
     )
     env.setdefault("YOOKASSA_API_URL", f"http://127.0.0.1:{ports.sandbox}/v3")

@@ -148,8 +148,8 @@ def test_a_plan_with_subscriptions_cannot_be_deleted(api, tokens, migrated_datab
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                "INSERT INTO subscriptions.subscriptions (id, user_id, plan_id, period, status) "
-                "VALUES (:id, :user, :plan, 'month', 'awaiting_payment')"
+                "INSERT INTO subscriptions.subscriptions (id, user_id, plan_id, period, status, price) "
+                "VALUES (:id, :user, :plan, 'month', 'awaiting_payment', 29900)"
             ),
             {"id": uuid.uuid4(), "user": uuid.uuid4(), "plan": plan["id"]},
         )

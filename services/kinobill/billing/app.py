@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from kinobill.billing.api import internal_router, user_router, webhook_router
 from kinobill.runtime import get_runtime
 from kinobill.web import build_app
 
@@ -12,7 +13,7 @@ def create_app() -> FastAPI:
     return build_app(
         service="billing",
         title="Kinobill Billing",
-        routers=[],
+        routers=[user_router, internal_router, webhook_router],
         engine=lambda: get_runtime().engine,
         redis_client=lambda: get_runtime().redis,
     )

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, StrictStr, field_validator
 
 from kinobill.domain.errors import DomainError
 from kinobill.domain.money import parse_rub
+from kinobill.domain.periods import BillingPeriod
+from kinobill.idempotency import IdempotencyStore, request_fingerprint
 from kinobill.runtime import get_runtime
-from kinobill.subscriptions.plans import PlanCatalogue, PlanInput
+from kinobill.security import UserPrincipal
+from kinobill.subscriptions import tables
+from kinobill.subscriptions.billing_client import BillingClient
+from kinobill.subscriptions.plans import PlanCatalogue, PlanInput, decode_cursor, encode_cursor
+from kinobill.subscriptions.purchases import Purchases, subscription_json
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-from kinobill.web import CurrentService, CurrentUser, StrictModel
+from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 
@@ -124,3 +133,119 @@ def end_plan_sale(plan_id: uuid.UUID, _: CurrentService) -> dict:
 def delete_plan(plan_id: uuid.UUID, _: CurrentService) -> Response:
     catalogue().delete(plan_id)
     return Response(status_code=204)
+
+
+# --- subscriptions ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def billing_client() -> BillingClient:
+    s = get_runtime().settings
+    return BillingClient(s.billing_url, s.service_token)
+
+
+def purchases() -> Purchases:
+    runtime = get_runtime()
+    return Purchases(lambda: SubscriptionsUnitOfWork(runtime.engine), billing_client(), runtime.clock.now)
+
+
+def idempotency_store() -> IdempotencyStore:
+    runtime = get_runtime()
+    return IdempotencyStore(runtime.engine, tables.idempotency_keys, runtime.clock.now)
+
+
+ReturnUrl = Annotated[StrictStr, Field(max_length=2048, pattern=r"^https?://")]
+
+
+class SubscriptionCreate(StrictModel):
+    plan_id: uuid.UUID
+    period: Literal["month", "year"]
+    return_url: ReturnUrl | None = None
+
+
+class PayRequest(StrictModel):
+    return_url: ReturnUrl | None = None
+
+
+def _idempotent(
+    user: UserPrincipal, key: str, path: str, body: Any, operation: Callable[[], tuple[int, Any]]
+) -> JSONResponse:
+    stored = idempotency_store().run(
+        f"user:{user.user_id}", key, request_fingerprint("POST", path, body), operation
+    )
+    return JSONResponse(stored.body, status_code=stored.status)
+
+
+@user_router.post("/subscriptions", status_code=201)
+def buy_subscription(body: SubscriptionCreate, user: CurrentUser, key: IdempotencyKey) -> JSONResponse:
+    """Buy: a subscription awaiting payment and the link to pay for it."""
+    return _idempotent(
+        user,
+        key,
+        "/api/v1/subscriptions",
+        body.model_dump(mode="json"),
+        lambda: (
+            201,
+            purchases().buy(
+                user_id=user.user_id,
+                email=user.email,
+                plan_id=body.plan_id,
+                period=BillingPeriod(body.period),
+                return_url=body.return_url,
+                key=key,
+            ),
+        ),
+    )
+
+
+@user_router.get("/subscriptions")
+def list_my_subscriptions(user: CurrentUser, cursor: str | None = None, limit: Limit = 50) -> dict:
+    before = decode_cursor(cursor) if cursor else None
+    rows = purchases().list(user.user_id, before=before, limit=limit + 1)
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return {"items": [subscription_json(r) for r in page], "next_cursor": next_cursor}
+
+
+@user_router.get("/subscriptions/{subscription_id}")
+def get_my_subscription(subscription_id: uuid.UUID, user: CurrentUser) -> dict:
+    return purchases().get(user.user_id, subscription_id)
+
+
+@user_router.post("/subscriptions/{subscription_id}/pay")
+def pay_for_subscription(
+    subscription_id: uuid.UUID, user: CurrentUser, key: IdempotencyKey, body: PayRequest | None = None
+) -> JSONResponse:
+    """The payment link for a subscription awaiting payment."""
+    return_url = body.return_url if body else None
+    return _idempotent(
+        user,
+        key,
+        f"/api/v1/subscriptions/{subscription_id}/pay",
+        {"return_url": return_url},
+        lambda: (
+            200,
+            purchases().pay(user_id=user.user_id, subscription_id=subscription_id, return_url=return_url),
+        ),
+    )
+
+
+class PaymentResult(StrictModel):
+    type: Literal["payment.succeeded", "payment.canceled"]
+    payment_id: uuid.UUID
+    subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    user_email: StrictStr | None = None
+    period_index: Annotated[int, Field(ge=0)]
+    kind: Literal["initial", "renewal"]
+    attempt: int = 0
+    amount: Annotated[int, Field(gt=0)]
+    paid_at: AwareDatetime | None = None
+    payment_method_id: StrictStr | None = None
+    reason: StrictStr | None = None
+
+
+@internal_router.post("/payment-results")
+def apply_payment_result(body: PaymentResult, _: CurrentService) -> dict:
+    """The same result the stream carries; applying it twice changes nothing."""
+    return {"outcome": purchases().apply_payment_result(body.model_dump(mode="json"))}

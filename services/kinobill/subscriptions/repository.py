@@ -62,8 +62,78 @@ class PlanRepository:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.plans)).scalar_one())
 
 
+class SubscriptionRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, subscription_id: uuid.UUID, *, for_update: bool = False) -> sa.Row | None:
+        query = sa.select(t.subscriptions).where(t.subscriptions.c.id == subscription_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.conn.execute(query).first()
+
+    def open_for(self, user_id: uuid.UUID, plan_id: uuid.UUID) -> sa.Row | None:
+        s = t.subscriptions
+        return self.conn.execute(
+            sa.select(s).where(s.c.user_id == user_id, s.c.plan_id == plan_id, s.c.status != "ended")
+        ).first()
+
+    def by_purchase_key(self, user_id: uuid.UUID, key: str) -> sa.Row | None:
+        s = t.subscriptions
+        return self.conn.execute(sa.select(s).where(s.c.user_id == user_id, s.c.purchase_key == key)).first()
+
+    def add(self, values: dict[str, Any]) -> sa.Row:
+        return self.conn.execute(t.subscriptions.insert().values(**values).returning(t.subscriptions)).one()
+
+    def update(self, subscription_id: uuid.UUID, values: dict[str, Any]) -> sa.Row:
+        s = t.subscriptions
+        return self.conn.execute(
+            s.update().where(s.c.id == subscription_id).values(**values, version=s.c.version + 1).returning(s)
+        ).one()
+
+    def list_for_user(
+        self, user_id: uuid.UUID, *, before: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> Sequence[sa.Row]:
+        s = t.subscriptions
+        query = (
+            sa.select(s, t.plans.c.code.label("plan_code"))
+            .join(t.plans, t.plans.c.id == s.c.plan_id)
+            .where(s.c.user_id == user_id)
+            .order_by(s.c.created_at.desc(), s.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(sa.tuple_(s.c.created_at, s.c.id) < sa.tuple_(*before))
+        return self.conn.execute(query).all()
+
+    def add_period(self, values: dict[str, Any]) -> bool:
+        """Record a paid period; False when that payment or period was already recorded."""
+        from sqlalchemy.dialects.postgresql import insert
+
+        result = self.conn.execute(insert(t.periods).values(**values).on_conflict_do_nothing())
+        return bool(result.rowcount)
+
+    def periods_of(self, subscription_id: uuid.UUID) -> Sequence[sa.Row]:
+        p = t.periods
+        return self.conn.execute(
+            sa.select(p).where(p.c.subscription_id == subscription_id).order_by(p.c.period_index)
+        ).all()
+
+
 class SubscriptionsUnitOfWork(UnitOfWork):
     plans: PlanRepository
+    subscriptions: SubscriptionRepository
 
     def _attach(self, conn: sa.Connection) -> None:
         self.plans = PlanRepository(conn)
+        self.subscriptions = SubscriptionRepository(conn)
+
+    def add_event(self, stream: str, payload: dict[str, Any]) -> None:
+        from kinobill.outbox import add_event
+
+        add_event(self.conn, t.outbox, stream, payload)
+
+    def queue_email(self, **kw: Any) -> bool:
+        from kinobill.mail import queue_email
+
+        return queue_email(self.conn, t.emails, **kw)

@@ -43,6 +43,8 @@ subscriptions = sa.Table(
     sa.Column("period_index", sa.Integer),  # index of the current period, 0 = first
     timestamp("current_period_start"),
     timestamp("current_period_end"),
+    sa.Column("purchase_key", sa.Text),  # the buyer's Idempotency-Key: a retried purchase resumes this one
+    sa.Column("price", sa.BigInteger, nullable=False),  # kopecks charged for the first period
     sa.Column("payment_method_id", sa.Text),  # YooKassa saved method for renewals
     sa.Column("failed_attempts", sa.Integer, nullable=False, server_default="0"),
     timestamp("next_attempt_at"),  # when the scheduler should charge next (renewal or dunning)
@@ -63,6 +65,10 @@ subscriptions = sa.Table(
         postgresql_where=sa.text("status <> 'ended'"),
     ),
     sa.Index("ix_subscriptions_user", "user_id", "created_at"),
+    sa.Index("uq_subscriptions_purchase_key", "user_id", "purchase_key", unique=True),
+    sa.Index(
+        "ix_subscriptions_awaiting", "created_at", postgresql_where=sa.text("status = 'awaiting_payment'")
+    ),
     # The scheduler's due query: only live, auto-renewing subscriptions are indexed.
     sa.Index(
         "ix_subscriptions_due",

@@ -1,0 +1,153 @@
+"""HTTP adapter of Billing: internal payment creation, the user's payment history, YooKassa webhooks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field, StrictInt, StrictStr
+
+from kinobill.billing.payments import NewPayment, PaymentService, payment_json
+from kinobill.billing.provider import YooKassaConfig, YooKassaGateway
+from kinobill.billing.webhooks import NotificationHandler, SourceFilter, parse_networks
+from kinobill.config import Environment
+from kinobill.domain.money import parse_rub
+from kinobill.domain.statuses import PaymentKind
+from kinobill.idempotency import IdempotencyStore, request_fingerprint
+from kinobill.runtime import get_runtime
+from kinobill.subscriptions.plans import decode_cursor, encode_cursor
+from kinobill.web import ApiError, CurrentService, CurrentUser, IdempotencyKey, StrictModel, error_response
+
+
+@lru_cache(maxsize=1)
+def gateway() -> YooKassaGateway:
+    s = get_runtime().settings
+    return YooKassaGateway(
+        YooKassaConfig(
+            s.yookassa_shop_id, s.yookassa_secret_key, s.yookassa_api_url, timeout=s.yookassa_timeout_seconds
+        )
+    )
+
+
+def payment_service() -> PaymentService:
+    runtime = get_runtime()
+    return PaymentService(runtime.engine, gateway(), runtime.clock.now, crash_point=runtime.crash_point)
+
+
+@lru_cache(maxsize=1)
+def source_filter() -> SourceFilter:
+    s = get_runtime().settings
+    allowed = parse_networks(s.yookassa_webhook_networks)
+    if s.kinobill_env != Environment.PRODUCTION:
+        allowed += parse_networks("127.0.0.0/8,::1/128")  # the local sandbox
+    return SourceFilter(allowed, parse_networks(s.trusted_proxies))
+
+
+def idempotency_store() -> IdempotencyStore:
+    from kinobill.billing.tables import idempotency_keys
+
+    runtime = get_runtime()
+    return IdempotencyStore(runtime.engine, idempotency_keys, runtime.clock.now)
+
+
+internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
+user_router = APIRouter(prefix="/api/v1", tags=["user"])
+webhook_router = APIRouter(tags=["provider"])
+
+
+class PaymentCreate(StrictModel):
+    subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    user_email: Annotated[StrictStr, Field(max_length=320)] | None = None
+    period_index: Annotated[StrictInt, Field(ge=0)]
+    kind: Literal["initial", "renewal"]
+    attempt: Annotated[StrictInt, Field(ge=0)] = 0
+    amount: Annotated[StrictStr, Field(examples=["299.00"])]
+    description: Annotated[StrictStr, Field(max_length=128)] = ""
+    return_url: Annotated[StrictStr, Field(max_length=2048)] | None = None
+    payment_method_id: StrictStr | None = None
+
+
+@internal_router.post("/payments", status_code=201)
+def create_payment(body: PaymentCreate, service: CurrentService, key: IdempotencyKey) -> JSONResponse:
+    """Create a payment (row first, then YooKassa). The Idempotency-Key is also the charge key."""
+    if body.kind == "renewal" and not body.payment_method_id:
+        raise ApiError(422, "payment_method_required", "a renewal charges a saved payment method")
+    amount = parse_rub(body.amount)
+    if amount <= 0:
+        raise ApiError(422, "invalid_amount", "amount must be positive")
+    request = NewPayment(
+        subscription_id=body.subscription_id,
+        user_id=body.user_id,
+        user_email=body.user_email,
+        period_index=body.period_index,
+        kind=PaymentKind(body.kind),
+        attempt=body.attempt,
+        charge_key=f"{service.name}:{key}",
+        amount=amount,
+        description=body.description,
+        return_url=body.return_url,
+        payment_method_id=body.payment_method_id,
+    )
+    payload = body.model_dump(mode="json")
+
+    def operation() -> tuple[int, Any]:
+        return 201, payment_service().create(request)
+
+    stored = idempotency_store().run(
+        f"service:{service.name}",
+        key,
+        request_fingerprint("POST", "/internal/v1/payments", payload),
+        operation,
+    )
+    return JSONResponse(stored.body, status_code=stored.status)
+
+
+@internal_router.get("/payments/{payment_id}")
+def get_payment_internal(payment_id: uuid.UUID, _: CurrentService) -> dict:
+    row = payment_service().get(payment_id)
+    if row is None:
+        raise ApiError(404, "payment_not_found", "no such payment")
+    return payment_json(row)
+
+
+@user_router.get("/payments")
+def list_my_payments(
+    user: CurrentUser, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> dict:
+    """The caller's payment history, newest first."""
+    before = decode_cursor(cursor) if cursor else None
+    rows = payment_service().list_for_user(user.user_id, before=before, limit=limit + 1)
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return {"items": [payment_json(r) for r in page], "next_cursor": next_cursor}
+
+
+@user_router.get("/payments/{payment_id}")
+def get_my_payment(payment_id: uuid.UUID, user: CurrentUser) -> dict:
+    row = payment_service().get(payment_id)
+    if row is None or row.user_id != user.user_id:
+        raise ApiError(404, "payment_not_found", "no such payment")
+    return payment_json(row)
+
+
+@webhook_router.post("/webhooks/yookassa", include_in_schema=False)
+async def yookassa_notification(request: Request) -> JSONResponse:
+    filt = source_filter()
+    peer = request.client.host if request.client else ""
+    address = filt.client_address(peer, request.headers.get("x-forwarded-for"))
+    if not filt.allows(address):
+        return error_response(403, "forbidden", "notifications are accepted only from YooKassa's networks")
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return error_response(400, "invalid_json", "the body is not JSON")
+    from starlette.concurrency import run_in_threadpool
+
+    handler = NotificationHandler(get_runtime().engine, payment_service())
+    status, outcome = await run_in_threadpool(handler.handle, body, address)
+    return JSONResponse({"outcome": outcome}, status_code=status)

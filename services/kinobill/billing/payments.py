@@ -1,0 +1,365 @@
+"""Service layer of Billing for payments: create (row first, then YooKassa), settle, reconcile.
+
+Invariants kept here and by the schema:
+* The payment row is committed before YooKassa is called; its id is the Idempotence-Key, so every
+  repeat of the call (client retry, crash recovery, reconciler) lands on the same YooKassa payment.
+* A `charge_key` (unique) maps one business intent to one payment row.
+* Settling happens in ONE transaction: final status, saved method, outbox event, e-mail. A payment
+  already final is never changed again (duplicate or forged notifications are no-ops).
+* At most one successful payment per (subscription, period): a partial unique index.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import Counter
+from sqlalchemy.dialects.postgresql import insert
+
+from kinobill.billing import tables as t
+from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
+from kinobill.domain.money import format_rub, parse_rub
+from kinobill.domain.statuses import PaymentKind, PaymentStatus, payment_status_from_provider
+from kinobill.events import PAYMENT_RESULTS
+from kinobill.mail import queue_email
+from kinobill.outbox import add_event
+from kinobill.web import ApiError
+
+log = logging.getLogger(__name__)
+
+PAYMENTS_SETTLED = Counter(
+    "kinobill_payments_settled_total", "Payments that reached a final state", ["kind", "status"]
+)
+RECONCILER_RECOVERIES = Counter(
+    "kinobill_reconciler_recoveries_total", "Operations the reconciler drove to a final state", ["operation"]
+)
+# How soon the reconciler looks at a payment that is not final yet.
+FIRST_CHECK = timedelta(minutes=2)
+UNKNOWN_OUTCOME_RECHECK = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    user_email: str | None
+    period_index: int
+    kind: PaymentKind
+    charge_key: str
+    amount: int
+    description: str
+    return_url: str | None = None
+    payment_method_id: str | None = None  # renewals: the saved method to charge
+    attempt: int = 0
+
+
+def payment_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "subscription_id": str(row.subscription_id),
+        "user_id": str(row.user_id),
+        "period_index": row.period_index,
+        "kind": row.kind,
+        "amount": format_rub(row.amount),
+        "currency": row.currency,
+        "status": row.status,
+        "confirmation_url": row.confirmation_url if row.status == PaymentStatus.PENDING else None,
+        "provider_payment_id": row.provider_payment_id,
+        "payment_method_id": row.saved_payment_method_id or row.payment_method_id,
+        "cancellation_reason": row.cancellation_reason,
+        "created_at": row.created_at.isoformat(),
+        "paid_at": row.paid_at.isoformat() if row.paid_at else None,
+    }
+
+
+class PaymentService:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        gateway: YooKassaGateway,
+        now: Callable[[], datetime],
+        *,
+        crash_point: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.engine, self.gateway, self.now, self.crash_point = engine, gateway, now, crash_point
+
+    # --- create -------------------------------------------------------------------------------
+
+    def create(self, request: NewPayment) -> dict[str, Any]:
+        row = self._insert_or_get(request)
+        if row.status != PaymentStatus.PENDING or row.provider_payment_id:
+            return payment_json(row)
+        return payment_json(self.submit(row))
+
+    def _insert_or_get(self, request: NewPayment) -> Any:
+        now = self.now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(t.payments)
+                .values(
+                    id=uuid.uuid4(),
+                    user_id=request.user_id,
+                    user_email=request.user_email,
+                    subscription_id=request.subscription_id,
+                    period_index=request.period_index,
+                    kind=str(request.kind),
+                    attempt=request.attempt,
+                    charge_key=request.charge_key,
+                    amount=request.amount,
+                    description=request.description,
+                    status=PaymentStatus.PENDING,
+                    return_url=request.return_url,
+                    payment_method_id=request.payment_method_id,
+                    created_at=now,
+                    updated_at=now,
+                    next_check_at=now + FIRST_CHECK,
+                )
+                .on_conflict_do_nothing(index_elements=["charge_key"])
+            )
+            row = conn.execute(
+                sa.select(t.payments).where(t.payments.c.charge_key == request.charge_key)
+            ).one()
+        if (row.subscription_id, row.amount, row.period_index) != (
+            request.subscription_id,
+            request.amount,
+            request.period_index,
+        ):
+            raise ApiError(422, "charge_key_reused", "this charge key belongs to another payment")
+        return row
+
+    def submit(self, row: Any) -> Any:
+        """Call YooKassa for a committed payment row (again, if need be: same Idempotence-Key)."""
+        params: dict[str, Any] = {
+            "amount": {"value": format_rub(row.amount), "currency": row.currency},
+            "capture": True,
+            "description": row.description[:128],
+            "metadata": {"payment_id": str(row.id), "subscription_id": str(row.subscription_id)},
+        }
+        if row.kind == PaymentKind.RENEWAL:
+            params["payment_method_id"] = row.payment_method_id
+        else:
+            params["save_payment_method"] = True
+            params["confirmation"] = {
+                "type": "redirect",
+                "return_url": row.return_url or "https://kinobill.local/return",
+            }
+        self._count_attempt(row.id)
+        try:
+            provider = dict(self.gateway.create_payment(params, str(row.id)))
+        except OutcomeUnknown as exc:
+            self._note_unknown(row.id, str(exc))
+            raise ApiError(
+                503,
+                "provider_unavailable",
+                "the payment provider did not answer; retry with the same Idempotency-Key",
+            ) from exc
+        except ProviderRejected as exc:
+            return self._settle(row.id, None, rejected=str(exc))
+        self.crash_point("billing.after_provider_create")
+        return self.apply_provider_object(row.id, provider)
+
+    def _count_attempt(self, payment_id: uuid.UUID) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.payments.update()
+                .where(t.payments.c.id == payment_id)
+                .values(provider_attempts=t.payments.c.provider_attempts + 1)
+            )
+
+    def _note_unknown(self, payment_id: uuid.UUID, error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.payments.update()
+                .where(t.payments.c.id == payment_id)
+                .values(last_error=error[:500], next_check_at=self.now() + UNKNOWN_OUTCOME_RECHECK)
+            )
+
+    # --- settle -------------------------------------------------------------------------------
+
+    def apply_provider_object(self, payment_id: uuid.UUID, provider: dict[str, Any]) -> Any:
+        """Record what YooKassa says about our payment; settle it if that is final. Idempotent."""
+        return self._settle(payment_id, provider)
+
+    def _settle(
+        self, payment_id: uuid.UUID, provider: dict[str, Any] | None, rejected: str | None = None
+    ) -> Any:
+        now = self.now()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(t.payments).where(t.payments.c.id == payment_id).with_for_update()
+            ).one()
+            if row.status != PaymentStatus.PENDING:
+                return row  # final states never change: duplicates and late news are no-ops
+            values: dict[str, Any] = {"updated_at": now}
+            reason: str | None
+            party: str | None
+            if rejected is not None:
+                new_status, reason, party = PaymentStatus.CANCELED, "rejected_by_provider", "merchant"
+                values["last_error"] = rejected[:500]
+            else:
+                assert provider is not None
+                if row.provider_payment_id and provider.get("id") != row.provider_payment_id:
+                    log.error(
+                        "provider object %s does not belong to payment %s", provider.get("id"), payment_id
+                    )
+                    return row
+                if parse_rub(str(provider["amount"]["value"])) != row.amount:
+                    log.error("provider amount %s differs from payment %s", provider["amount"], payment_id)
+                    return row
+                new_status = payment_status_from_provider(str(provider["status"]))
+                details = provider.get("cancellation_details") or {}
+                reason, party = details.get("reason"), details.get("party")
+                confirmation = provider.get("confirmation") or {}
+                values.update(
+                    provider_payment_id=provider["id"],
+                    provider_status=provider["status"],
+                    provider_object=provider,
+                    confirmation_url=confirmation.get("confirmation_url") or row.confirmation_url,
+                )
+            if new_status == PaymentStatus.PENDING:
+                values["next_check_at"] = now + FIRST_CHECK
+                return conn.execute(
+                    t.payments.update()
+                    .where(t.payments.c.id == payment_id)
+                    .values(**values)
+                    .returning(t.payments)
+                ).one()
+            values.update(status=new_status, next_check_at=None)
+            if new_status == PaymentStatus.SUCCEEDED:
+                method = (provider or {}).get("payment_method") or {}
+                values.update(
+                    paid_at=now, saved_payment_method_id=method.get("id") if method.get("saved") else None
+                )
+            else:
+                values.update(cancellation_reason=reason, cancellation_party=party)
+            settled = conn.execute(
+                t.payments.update()
+                .where(t.payments.c.id == payment_id)
+                .values(**values)
+                .returning(t.payments)
+            ).one()
+            self._announce(conn, settled)
+        PAYMENTS_SETTLED.labels(settled.kind, settled.status).inc()
+        return settled
+
+    def _announce(self, conn: sa.Connection, row: Any) -> None:
+        succeeded = row.status == PaymentStatus.SUCCEEDED
+        add_event(
+            conn,
+            t.outbox,
+            PAYMENT_RESULTS,
+            {
+                "type": "payment.succeeded" if succeeded else "payment.canceled",
+                "payment_id": str(row.id),
+                "subscription_id": str(row.subscription_id),
+                "user_id": str(row.user_id),
+                "user_email": row.user_email,
+                "period_index": row.period_index,
+                "kind": row.kind,
+                "attempt": row.attempt,
+                "amount": row.amount,
+                "paid_at": row.paid_at.isoformat() if row.paid_at else None,
+                "payment_method_id": row.saved_payment_method_id,
+                "reason": row.cancellation_reason,
+            },
+        )
+        amount = format_rub(row.amount)
+        if succeeded:
+            subject, body = (
+                f"Payment of {amount} RUB received",
+                f"We received your payment of {amount} RUB ({row.description}). Thank you!",
+            )
+        else:
+            reason = (row.cancellation_reason or "declined").replace("_", " ")
+            subject, body = (
+                f"Payment of {amount} RUB failed",
+                f"Your payment of {amount} RUB ({row.description}) did not go through: {reason}.",
+            )
+        queue_email(
+            conn,
+            t.emails,
+            dedupe_key=f"payment-{row.status}:{row.id}",
+            to=row.user_email,
+            user_id=row.user_id,
+            kind=f"payment_{row.status}",
+            subject=subject,
+            body=body,
+        )
+
+    # --- reconcile ----------------------------------------------------------------------------
+
+    def reconcile_once(self, limit: int = 100) -> int:
+        """Ask YooKassa about payments that are not final after their deadline. Returns how many settled."""
+        now = self.now()
+        with self.engine.connect() as conn:
+            due = (
+                conn.execute(
+                    sa.select(t.payments.c.id)
+                    .where(t.payments.c.status == PaymentStatus.PENDING, t.payments.c.next_check_at <= now)
+                    .order_by(t.payments.c.next_check_at)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+        settled = 0
+        for payment_id in due:
+            try:
+                if self.reconcile_payment(payment_id):
+                    settled += 1
+                    RECONCILER_RECOVERIES.labels("payment").inc()
+            except Exception:
+                log.exception("reconciling payment %s failed", payment_id)
+        return settled
+
+    def reconcile_payment(self, payment_id: uuid.UUID) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id)).one()
+        if row.status != PaymentStatus.PENDING:
+            return False
+        try:
+            if row.provider_payment_id is None:
+                # The create call's outcome is unknown: repeating it with the same key is safe.
+                result = self.submit(row)
+            else:
+                result = self.apply_provider_object(
+                    row.id, dict(self.gateway.get_payment(row.provider_payment_id))
+                )
+        except (ApiError, OutcomeUnknown) as exc:
+            self._note_unknown(row.id, str(exc))
+            return False
+        except ProviderRejected as exc:
+            if row.provider_payment_id is None:
+                result = self._settle(row.id, None, rejected=str(exc))
+            else:
+                self._note_unknown(row.id, str(exc))
+                return False
+        return bool(result.status != PaymentStatus.PENDING)
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def list_for_user(
+        self, user_id: uuid.UUID, *, before: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Any]:
+        p = t.payments
+        query = sa.select(p).where(p.c.user_id == user_id).order_by(p.c.created_at.desc(), p.c.id.desc())
+        if before is not None:
+            query = query.where(sa.tuple_(p.c.created_at, p.c.id) < sa.tuple_(*before))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query.limit(limit)).all())
+
+    def get(self, payment_id: uuid.UUID) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id)).first()
+
+    def by_provider_id(self, provider_payment_id: str) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(t.payments).where(t.payments.c.provider_payment_id == provider_payment_id)
+            ).first()

@@ -1,0 +1,12 @@
+"""Redis Streams between the services: names and the shape of what travels on them."""
+
+from __future__ import annotations
+
+# Billing → Subscriptions: a payment reached a final state.
+PAYMENT_RESULTS = "kinobill:billing:payment-results"
+# Subscriptions → Billing: charge a saved method for a renewal attempt.
+CHARGE_COMMANDS = "kinobill:billing:charge-commands"
+# Subscriptions → anyone (Auth's cache): a user's subscriptions changed.
+SUBSCRIPTION_CHANGES = "kinobill:subscriptions:changes"
+
+DEAD_LETTER_SUFFIX = ":dead"

@@ -1,0 +1,121 @@
+"""`kinobill worker`: the background processes, each a thread with its own loop.
+
+Roles (all by default; `--only` picks some, so Kubernetes can run each as its own Deployment):
+  relay-subscriptions, relay-billing   outbox → Redis Streams
+  payment-results                      Subscriptions applies Billing's payment results
+  mail-subscriptions, mail-billing     e-mails → SMTP
+  reconcile-billing                    payments not final after their deadline → ask YooKassa
+SIGTERM stops every loop after its current step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kinobill.billing import tables as billing_tables
+from kinobill.events import PAYMENT_RESULTS
+from kinobill.mail import EmailSender
+from kinobill.outbox import OutboxRelay
+from kinobill.runtime import Runtime
+from kinobill.streams import StreamConsumer
+from kinobill.subscriptions import tables as subscription_tables
+
+log = logging.getLogger(__name__)
+
+
+def consumer_name(role: str) -> str:
+    return os.environ.get("KINOBILL_CONSUMER_NAME") or f"{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+def periodic(step: Callable[[], int], interval: float) -> Callable[[threading.Event], None]:
+    def loop(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                if step() == 0:
+                    stop.wait(interval)
+            except Exception:
+                log.exception("periodic step failed")
+                stop.wait(max(interval, 1.0))
+
+    return loop
+
+
+def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]]:
+    s = runtime.settings
+    now = runtime.clock.now
+
+    def mail(table: Any) -> Callable[[threading.Event], None]:
+        return EmailSender(
+            runtime.engine,
+            table,
+            smtp_host=s.smtp_host,
+            smtp_port=s.smtp_port,
+            sender=s.mail_from,
+            now=now,
+            crash_point=runtime.crash_point,
+        ).run
+
+    def payment_results(stop: threading.Event) -> None:
+        from kinobill.subscriptions.api import purchases
+
+        StreamConsumer(
+            runtime.redis,
+            PAYMENT_RESULTS,
+            "subscriptions",
+            consumer_name("payment-results"),
+            lambda event: purchases().apply_payment_result(event),
+            claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
+            crash_point=runtime.crash_point,
+        ).run(stop)
+
+    def reconcile_billing(stop: threading.Event) -> None:
+        from kinobill.billing.api import payment_service
+
+        periodic(lambda: payment_service().reconcile_once(), 1.0)(stop)
+
+    return {
+        "relay-subscriptions": OutboxRelay(
+            runtime.engine,
+            subscription_tables.outbox,
+            runtime.redis,
+            now=now,
+            crash_point=runtime.crash_point,
+        ).run,
+        "relay-billing": OutboxRelay(
+            runtime.engine, billing_tables.outbox, runtime.redis, now=now, crash_point=runtime.crash_point
+        ).run,
+        "payment-results": payment_results,
+        "mail-subscriptions": mail(subscription_tables.emails),
+        "mail-billing": mail(billing_tables.emails),
+        "reconcile-billing": reconcile_billing,
+    }
+
+
+def run_workers(runtime: Runtime, only: list[str] | None = None) -> int:
+    roles = build_roles(runtime)
+    chosen = only or list(roles)
+    unknown = set(chosen) - set(roles)
+    if unknown:
+        raise SystemExit(f"unknown worker roles: {', '.join(sorted(unknown))}; known: {', '.join(roles)}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    threads = [threading.Thread(target=roles[name], args=(stop,), name=name, daemon=True) for name in chosen]
+    for thread in threads:
+        thread.start()
+    log.info("workers started: %s", ", ".join(chosen))
+    while not stop.wait(0.5):
+        dead = [t.name for t in threads if not t.is_alive()]
+        if dead:
+            log.error("worker threads died: %s", dead)
+            stop.set()
+            return 1
+    for thread in threads:
+        thread.join(15)
+    return 0
