@@ -36,9 +36,13 @@ def django_ready(admin_env: dict[str, str]) -> Iterator[None]:
 
     setup()
     from django.core.management import call_command
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    setup_test_environment()  # responses carry their template context
 
     call_command("migrate", interactive=False, verbosity=0)
     yield
+    teardown_test_environment()
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
@@ -93,3 +97,23 @@ def db_engine(migrated_database: str) -> Iterator[sa.Engine]:
     engine = sa.create_engine(migrated_database, pool_size=2, max_overflow=2)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def admin_process(django_ready, admin_env: dict[str, str], service_env: dict[str, str], infra_dir):
+    """`python -m kinobill_admin` as a real process on a free port (migrates, ensures roles, serves)."""
+    import sys
+
+    from support import ServiceProcess
+
+    port = free_port()
+    proc = ServiceProcess(
+        "admin",
+        [sys.executable, "-m", "kinobill_admin", "--port", str(port)],
+        {**service_env, **admin_env},
+        infra_dir,
+        f"http://127.0.0.1:{port}/healthz",
+    ).start(timeout=60)
+    proc.base_url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    yield proc
+    proc.stop()
