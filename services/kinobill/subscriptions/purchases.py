@@ -20,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from kinobill.domain import schedule
 from kinobill.domain.money import format_rub
-from kinobill.domain.periods import BillingPeriod, period_bounds
+from kinobill.domain.periods import BillingPeriod
 from kinobill.domain.plans import ensure_on_sale, price_for
-from kinobill.domain.statuses import EndedReason, SubscriptionStatus
+from kinobill.domain.statuses import SubscriptionStatus
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
@@ -179,97 +179,65 @@ class Purchases:
         subscription_id = uuid.UUID(str(event["subscription_id"]))
         now = self.now()
         with self.uow() as uow:
-            sub = uow.subscriptions.get(subscription_id, for_update=True)
+            sub = uow.subscriptions.get_entity(subscription_id, for_update=True)
             if sub is None:
                 log.error("payment result for unknown subscription %s", subscription_id)
                 return "unknown_subscription"
+            index = int(event["period_index"])
             if event["type"] == "payment.succeeded":
-                outcome = self._paid(uow, sub, event, now)
+                paid_at = datetime.fromisoformat(event["paid_at"]) if event.get("paid_at") else now
+                outcome = sub.record_payment(
+                    period_index=index,
+                    paid_at=paid_at,
+                    payment_method_id=event.get("payment_method_id"),
+                    policy=self.policy,
+                )
+                if outcome in ("activated", "renewed"):
+                    recorded = uow.subscriptions.add_period(
+                        {
+                            "subscription_id": sub.id,
+                            "period_index": index,
+                            "starts_at": sub.current_period_start,
+                            "ends_at": sub.current_period_end,
+                            "payment_id": uuid.UUID(str(event["payment_id"])),
+                            "amount": int(event["amount"]),
+                        }
+                    )
+                    if not recorded:  # the same payment or period was already applied
+                        return "duplicate"
+            elif index == 0:
+                outcome = sub.first_payment_failed(now)
             else:
-                outcome = self._payment_failed(uow, sub, event, now)
+                outcome = sub.renewal_failed(
+                    period_index=index, attempt=int(event.get("attempt", 0)), now=now, policy=self.policy
+                )
+            if outcome == "late_payment":
+                # Paid after the purchase was given up or ended: money without a subscription. Never
+                # activate late; the payment is reported for a refund (issue 6's reconciler).
+                log.error(
+                    "payment %s arrived for %s subscription %s", event["payment_id"], sub.status, sub.id
+                )
+            if sub.changed:
+                saved = uow.subscriptions.save(sub, now)
+                self._tell(uow, saved, outcome, now)
             uow.commit()
             return outcome
 
-    def _paid(self, uow: SubscriptionsUnitOfWork, sub: Any, event: dict[str, Any], now: datetime) -> str:
-        index = int(event["period_index"])
-        period = BillingPeriod(sub.period)
-        if index == 0:
-            if sub.status != SubscriptionStatus.AWAITING_PAYMENT:
-                if sub.anchor_at is None:
-                    # Paid after the purchase was given up: money without a subscription. Billing's
-                    # reconciler refunds such payments (see the note on issue 6); never activate late.
-                    log.error(
-                        "initial payment %s arrived for %s subscription %s",
-                        event["payment_id"],
-                        sub.status,
-                        sub.id,
-                    )
-                    return "late_payment"
-                return "duplicate"
-            anchor = datetime.fromisoformat(event["paid_at"]) if event.get("paid_at") else now
-        else:
-            anchor = sub.anchor_at
-        start, end = period_bounds(anchor, period, index)
-        recorded = uow.subscriptions.add_period(
-            {
-                "subscription_id": sub.id,
-                "period_index": index,
-                "starts_at": start,
-                "ends_at": end,
-                "payment_id": uuid.UUID(str(event["payment_id"])),
-                "amount": int(event["amount"]),
-            }
-        )
-        if not recorded:
-            return "duplicate"
-        method = event.get("payment_method_id") or sub.payment_method_id
-        next_attempt = schedule.first_attempt_at(end, self.policy) if sub.auto_renew and method else None
-        updated = uow.subscriptions.update(
-            sub.id,
-            {
-                "status": SubscriptionStatus.ACTIVE,
-                "anchor_at": anchor,
-                "period_index": index,
-                "current_period_start": start,
-                "current_period_end": end,
-                "payment_method_id": method,
-                "failed_attempts": 0,
-                "next_attempt_at": next_attempt,
-                "updated_at": now,
-            },
-        )
-        kind = "activated" if index == 0 else "renewed"
-        uow.add_event(SUBSCRIPTION_CHANGES, change_event(updated, kind, now))
-        plan = uow.plans.get(sub.plan_id)
+    def _tell(self, uow: SubscriptionsUnitOfWork, row: Any, outcome: str, now: datetime) -> None:
+        """The change event for Auth's cache, and the user's e-mail, in the same transaction."""
+        uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, outcome, now))
+        if outcome not in ("activated", "renewed"):
+            return
+        plan = uow.plans.get(row.plan_id)
         plan_name = plan.name if plan is not None else "Kinobill"
-        until = end.strftime("%d %B %Y")
-        subject = f"Your {plan_name} subscription {'is active' if index == 0 else 'is renewed'}"
+        verb = "is active" if outcome == "activated" else "is renewed"
+        subject = f"Your {plan_name} subscription {verb}"
+        until = row.current_period_end.strftime("%d %B %Y")
         uow.queue_email(
-            dedupe_key=f"subscription-{kind}:{sub.id}:{index}",
-            to=sub.user_email,
-            user_id=sub.user_id,
-            kind=f"subscription_{kind}",
+            dedupe_key=f"subscription-{outcome}:{row.id}:{row.period_index}",
+            to=row.user_email,
+            user_id=row.user_id,
+            kind=f"subscription_{outcome}",
             subject=subject,
             body=f"{subject}. Enjoy watching! Paid until {until}.",
         )
-        return kind
-
-    def _payment_failed(
-        self, uow: SubscriptionsUnitOfWork, sub: Any, event: dict[str, Any], now: datetime
-    ) -> str:
-        if int(event["period_index"]) == 0:
-            if sub.status != SubscriptionStatus.AWAITING_PAYMENT:
-                return "duplicate"
-            updated = uow.subscriptions.update(
-                sub.id,
-                {
-                    "status": SubscriptionStatus.ENDED,
-                    "ended_reason": EndedReason.PAYMENT_FAILED,
-                    "ended_at": now,
-                    "updated_at": now,
-                    "next_attempt_at": None,
-                },
-            )
-            uow.add_event(SUBSCRIPTION_CHANGES, change_event(updated, "ended", now))
-            return "purchase_failed"
-        return "renewal_failed"  # dunning: the renewal scheduler decides (issue 5)

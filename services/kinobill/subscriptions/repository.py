@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from kinobill.domain.periods import BillingPeriod
+from kinobill.domain.statuses import EndedReason, SubscriptionStatus
+from kinobill.domain.subscription import Subscription
 from kinobill.subscriptions import tables as t
 from kinobill.uow import UnitOfWork
+
+ENTITY_FIELDS = [f.name for f in fields(Subscription) if f.name != "changed"]
+
+
+def to_entity(row: sa.Row) -> Subscription:
+    data = {name: getattr(row, name) for name in ENTITY_FIELDS}
+    data["period"] = BillingPeriod(data["period"])
+    data["status"] = SubscriptionStatus(data["status"])
+    data["ended_reason"] = EndedReason(data["ended_reason"]) if data["ended_reason"] else None
+    return Subscription(**data)
 
 
 class PlanRepository:
@@ -71,6 +85,19 @@ class SubscriptionRepository:
         if for_update:
             query = query.with_for_update()
         return self.conn.execute(query).first()
+
+    def get_entity(self, subscription_id: uuid.UUID, *, for_update: bool = False) -> Subscription | None:
+        row = self.get(subscription_id, for_update=for_update)
+        return to_entity(row) if row is not None else None
+
+    def save(self, entity: Subscription, now: datetime) -> sa.Row:
+        """Write the entity's changed fields (and bump its version)."""
+        values = {name: getattr(entity, name) for name in entity.changed}
+        for name in ("status", "ended_reason", "period"):
+            if name in values and values[name] is not None:
+                values[name] = str(values[name])
+        entity.changed.clear()
+        return self.update(entity.id, {**values, "updated_at": now})
 
     def open_for(self, user_id: uuid.UUID, plan_id: uuid.UUID) -> sa.Row | None:
         s = t.subscriptions

@@ -1,0 +1,181 @@
+"""The Subscription entity: its state and every change it may go through (no I/O, `now` is passed in).
+
+`next_attempt_at` is when the scheduler must act next: charge (first renewal attempt or a dunning
+retry) while auto-renew is on, or end the subscription at its period end once it is cancelled.
+
+Each method applies one business event and returns what happened (a short event name the service
+layer turns into stream events and e-mails), or raises :class:`InvalidTransition`. Re-applying an
+event that already took effect returns ``"duplicate"`` and changes nothing, so handlers stay idempotent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kinobill.domain import schedule
+from kinobill.domain.errors import InvalidTransition
+from kinobill.domain.periods import BillingPeriod, period_bounds
+from kinobill.domain.statuses import EndedReason, SubscriptionStatus
+
+Status = SubscriptionStatus
+
+
+@dataclass
+class Subscription:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    plan_id: uuid.UUID
+    period: BillingPeriod
+    status: SubscriptionStatus
+    price: int
+    created_at: datetime
+    user_email: str | None = None
+    ended_reason: EndedReason | None = None
+    auto_renew: bool = True
+    anchor_at: datetime | None = None
+    period_index: int | None = None
+    current_period_start: datetime | None = None
+    current_period_end: datetime | None = None
+    payment_method_id: str | None = None
+    failed_attempts: int = 0
+    next_attempt_at: datetime | None = None
+    reminded_period: int | None = None
+    ended_at: datetime | None = None
+    purchase_key: str | None = None
+    changed: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def _set(self, **values: object) -> None:
+        for name, value in values.items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+                self.changed.add(name)
+
+    # --- queries ------------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.ENDED
+
+    def access_until(self, policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY) -> datetime | None:
+        """Until when the user may watch: the period end, plus the grace period while a renewal is retried."""
+        if self.status != Status.ACTIVE or self.current_period_end is None:
+            return None
+        if self.auto_renew and self.failed_attempts > 0:
+            return schedule.access_until(self.current_period_end, policy)
+        return self.current_period_end
+
+    def has_access(self, now: datetime, policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY) -> bool:
+        until = self.access_until(policy)
+        return until is not None and now < until
+
+    # --- payments -----------------------------------------------------------------------------
+
+    def record_payment(
+        self,
+        *,
+        period_index: int,
+        paid_at: datetime,
+        payment_method_id: str | None,
+        policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY,
+    ) -> str:
+        """A payment for period `period_index` succeeded: activate (0) or renew (the next index)."""
+        if period_index == 0:
+            if self.status != Status.AWAITING_PAYMENT:
+                return "duplicate" if self.anchor_at is not None else "late_payment"
+            anchor = paid_at
+        else:
+            if self.anchor_at is None or self.period_index is None:
+                raise InvalidTransition("a renewal payment for a subscription that was never active")
+            if period_index <= self.period_index:
+                return "duplicate"
+            if period_index != self.period_index + 1:
+                raise InvalidTransition(f"period {period_index} paid while {self.period_index} is current")
+            if self.status != Status.ACTIVE:
+                return "late_payment"
+            anchor = self.anchor_at
+        start, end = period_bounds(anchor, self.period, period_index)
+        method = payment_method_id or self.payment_method_id
+        self._set(
+            status=Status.ACTIVE,
+            anchor_at=anchor,
+            period_index=period_index,
+            current_period_start=start,
+            current_period_end=end,
+            payment_method_id=method,
+            failed_attempts=0,
+        )
+        self._schedule_renewal(policy)
+        return "activated" if period_index == 0 else "renewed"
+
+    def first_payment_failed(self, now: datetime) -> str:
+        if self.status != Status.AWAITING_PAYMENT:
+            return "duplicate"
+        self._end(EndedReason.PAYMENT_FAILED, now)
+        return "ended"
+
+    def renewal_failed(
+        self,
+        *,
+        period_index: int,
+        attempt: int,
+        now: datetime,
+        policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY,
+    ) -> str:
+        """The charge for the next period failed: retry on the dunning schedule, or end after the last."""
+        if self.status != Status.ACTIVE or self.period_index is None or period_index != self.period_index + 1:
+            return "duplicate"
+        if attempt < self.failed_attempts:
+            return "duplicate"
+        failures = attempt + 1
+        assert self.current_period_end is not None
+        next_at = schedule.next_attempt_at(self.current_period_end, failures, policy)
+        if next_at is None or not self.auto_renew:
+            self._set(failed_attempts=failures)
+            self._end(EndedReason.PAYMENT_FAILED, now)
+            return "ended"
+        self._set(failed_attempts=failures, next_attempt_at=next_at)
+        return "retry_scheduled"
+
+    # --- user and operator actions ------------------------------------------------------------
+
+    def cancel(self, now: datetime) -> str:
+        """Turn auto-renew off. Access stays until the period ends; a pending purchase ends at once."""
+        if self.status == Status.ENDED:
+            return "duplicate"
+        if self.status == Status.AWAITING_PAYMENT:
+            self._set(auto_renew=False)
+            self._end(EndedReason.CANCELLED, now)
+            return "ended"
+        if not self.auto_renew:
+            return "duplicate"
+        # No more charges; the scheduler comes back at the period end to end it.
+        self._set(auto_renew=False, next_attempt_at=self.current_period_end)
+        return "cancelled"
+
+    def expire(self, now: datetime, policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY) -> str:
+        """End a subscription whose access is over and which will not renew."""
+        if self.status != Status.ACTIVE or self.has_access(now, policy):
+            return "duplicate"
+        self._end(EndedReason.CANCELLED if not self.auto_renew else EndedReason.EXPIRED, now)
+        return "ended"
+
+    def refunded(self, now: datetime) -> str:
+        if self.status == Status.ENDED:
+            return "duplicate"
+        self._end(EndedReason.REFUNDED, now)
+        return "ended"
+
+    def mark_reminded(self) -> None:
+        self._set(reminded_period=self.period_index)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _schedule_renewal(self, policy: schedule.RenewalPolicy) -> None:
+        renews = self.auto_renew and self.payment_method_id and self.current_period_end is not None
+        next_at = schedule.first_attempt_at(self.current_period_end, policy) if renews else None  # type: ignore[arg-type]
+        self._set(next_attempt_at=next_at)
+
+    def _end(self, reason: EndedReason, now: datetime) -> None:
+        self._set(status=Status.ENDED, ended_reason=reason, ended_at=now, next_attempt_at=None)
