@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 
@@ -44,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         log_level=os.environ.get("ADMIN_LOG_LEVEL", "info").lower(),
     )
     server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that was
+    # installed before it; a no-op one lets the process exit 0 after the graceful shutdown.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     server.run()
     return 0
 
