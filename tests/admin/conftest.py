@@ -29,25 +29,31 @@ def admin_env(migrated_database: str, subscriptions_service: str, tokens) -> dic
 
 @pytest.fixture(scope="session")
 def django_ready(admin_env: dict[str, str]) -> Iterator[None]:
+    """Django configured from admin_env; the process environment is restored right after setup so that
+    other suites' fixtures copying os.environ never inherit the admin's values."""
     saved = {key: os.environ.get(key) for key in (*ADMIN_ENV_KEYS, "DJANGO_SETTINGS_MODULE")}
     os.environ.update(admin_env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "kinobill_admin.settings"
-    from kinobill_admin.manage import setup
+    try:
+        from kinobill_admin.manage import setup
 
-    setup()
+        setup()
+        from django.conf import settings
+
+        assert settings.DATABASES["default"]["NAME"]  # settings are read now, once
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     from django.core.management import call_command
     from django.test.utils import setup_test_environment, teardown_test_environment
 
     setup_test_environment()  # responses carry their template context
-
     call_command("migrate", interactive=False, verbosity=0)
     yield
     teardown_test_environment()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def make_user(role: str | None, superuser: bool = False):

@@ -36,3 +36,33 @@ def test_sigterm_stops_a_second_instance_cleanly(django_ready, admin_env, servic
     ).start(timeout=60)
     assert proc.stop(signal.SIGTERM, timeout=20) == 0
     assert "Shutting down" in proc.log_tail(20) or "Finished server process" in proc.log_tail(20)
+
+
+def test_login_and_csv_export_over_asgi(admin_process, db_engine):
+    """The streamed CSV and the login form work under uvicorn, not only under the test client."""
+    import re
+    import uuid
+
+    from admin_arrange import new_plan, paid_subscription
+    from django.contrib.auth.models import Group, User
+
+    name, password = f"sup-{uuid.uuid4().hex[:6]}", f"pw-{uuid.uuid4().hex}"
+    User.objects.create_user(name, password=password).groups.add(Group.objects.get(name="support"))
+    sub = paid_subscription(db_engine, new_plan(db_engine))
+    with httpx.Client(base_url=admin_process.base_url, timeout=10) as client:
+        form = client.get("/login/").text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+        login = client.post(
+            "/login/", data={"username": name, "password": password, "csrfmiddlewaretoken": token}
+        )
+        assert login.status_code == 302 and login.headers["location"] == "/"
+        export = client.get("/payments/export.csv", params={"q": str(sub["user_id"])})
+        assert export.status_code == 200
+        lines = export.text.strip().splitlines()
+        assert lines[0].startswith("id,created_at,paid_at,status")
+        assert len(lines) == 2 and lines[1].startswith(str(sub["payment_id"]))
+        refused = client.post(
+            f"/subscriptions/{sub['id']}/cancel/",
+            headers={"X-CSRFToken": client.cookies["csrftoken"], "Referer": admin_process.base_url},
+        )
+        assert refused.status_code == 403 and "support is read-only" in refused.text  # the role, not CSRF

@@ -1,0 +1,45 @@
+"""Settings from the environment: the services' DATABASE_URL form, and production refusing dev defaults."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_database_url_forms(django_ready):
+    # imported here: importing the settings module before django_ready would freeze an empty environment
+    from kinobill_admin.settings import database_from_url
+
+    socket = database_from_url("postgresql+psycopg://postgres:@/postgres?host=/tmp/kbt-x/pg")
+    assert (socket["HOST"], socket["NAME"], socket["USER"], socket["PORT"]) == (
+        "/tmp/kbt-x/pg",
+        "postgres",
+        "postgres",
+        "",
+    )
+    tcp = database_from_url("postgresql+psycopg://kb:p%40ss@db.internal:6432/kinobill?sslmode=require")
+    assert (tcp["HOST"], tcp["PORT"], tcp["PASSWORD"], tcp["NAME"]) == (
+        "db.internal",
+        "6432",
+        "p@ss",
+        "kinobill",
+    )
+    assert tcp["OPTIONS"]["sslmode"] == "require"
+    assert tcp["OPTIONS"]["options"] == "-c search_path=admin,public"
+
+
+def run_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = "from kinobill_admin.manage import main; import sys; sys.exit(main(['check', '--deploy']))"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_production_requires_a_secret_key_and_passes_the_deploy_check():
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "KINOBILL_ENV": "production",
+        "DATABASE_URL": "postgresql://x@127.0.0.1/x",
+    }
+    missing = run_check(base)
+    assert missing.returncode != 0 and "DJANGO_SECRET_KEY is required" in missing.stderr
+    ok = run_check({**base, "DJANGO_SECRET_KEY": "k" * 60, "ALLOWED_HOSTS": "admin.kinobill.example"})
+    assert ok.returncode == 0, ok.stderr
