@@ -3,6 +3,7 @@
 Roles (all by default; `--only` picks some, so Kubernetes can run each as its own Deployment):
   relay-subscriptions, relay-billing   outbox → Redis Streams
   payment-results                      Subscriptions applies Billing's payment results
+  access-cache                         drops Auth's cached access answers on subscription changes
   mail-subscriptions, mail-billing     e-mails → SMTP
   reconcile-billing                    payments not final after their deadline → ask YooKassa
 SIGTERM stops every loop after its current step.
@@ -79,7 +80,26 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
 
         periodic(lambda: payment_service().reconcile_once(), 1.0)(stop)
 
+    def access_cache(stop: threading.Event) -> None:
+        from kinobill.events import SUBSCRIPTION_CHANGES
+        from kinobill.subscriptions.access import ActiveAccess
+        from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+
+        access = ActiveAccess(
+            uow=lambda: SubscriptionsUnitOfWork(runtime.engine), now=now, sync_redis=runtime.redis
+        )
+        StreamConsumer(
+            runtime.redis,
+            SUBSCRIPTION_CHANGES,
+            "access-cache",
+            consumer_name("access-cache"),
+            access.apply_change_event,
+            claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
+            crash_point=runtime.crash_point,
+        ).run(stop)
+
     return {
+        "access-cache": access_cache,
         "relay-subscriptions": OutboxRelay(
             runtime.engine,
             subscription_tables.outbox,

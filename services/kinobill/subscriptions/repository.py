@@ -133,6 +133,16 @@ class SubscriptionRepository:
             query = query.where(sa.tuple_(s.c.created_at, s.c.id) < sa.tuple_(*before))
         return self.conn.execute(query).all()
 
+    def active_for_user(self, user_id: uuid.UUID) -> Sequence[sa.Row]:
+        """The user's `active` subscriptions with their plan code (Auth's access question)."""
+        s = t.subscriptions
+        query = (
+            sa.select(s, t.plans.c.code.label("plan_code"))
+            .join(t.plans, t.plans.c.id == s.c.plan_id)
+            .where(s.c.user_id == user_id, s.c.status == "active")
+        )
+        return self.conn.execute(query).all()
+
     def add_period(self, values: dict[str, Any]) -> bool:
         """Record a paid period; False when that payment or period was already recorded."""
         from sqlalchemy.dialects.postgresql import insert
@@ -154,11 +164,28 @@ class SubscriptionsUnitOfWork(UnitOfWork):
     def _attach(self, conn: sa.Connection) -> None:
         self.plans = PlanRepository(conn)
         self.subscriptions = SubscriptionRepository(conn)
+        self._changed_users: set[str] = set()
 
     def add_event(self, stream: str, payload: dict[str, Any]) -> None:
+        from kinobill.events import SUBSCRIPTION_CHANGES
         from kinobill.outbox import add_event
 
         add_event(self.conn, t.outbox, stream, payload)
+        if stream == SUBSCRIPTION_CHANGES:
+            self._changed_users.add(str(payload["user_id"]))
+
+    def commit(self) -> None:
+        """Commit; then drop the changed users' cached access answers (after, never before: see access.py)."""
+        super().commit()
+        users, self._changed_users = self._changed_users, set()
+        if users:
+            from kinobill.subscriptions.access import invalidate_after_commit
+
+            invalidate_after_commit(users)
+
+    def rollback(self) -> None:
+        super().rollback()
+        self._changed_users = set()
 
     def queue_email(self, **kw: Any) -> bool:
         from kinobill.mail import queue_email
