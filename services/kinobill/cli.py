@@ -98,6 +98,36 @@ def cmd_clock(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tick(args: argparse.Namespace) -> int:
+    """One renewal scheduler pass now (at the test clock's time when it is on); prints what it did."""
+    import json
+
+    from kinobill.domain.errors import DomainError
+    from kinobill.runtime import get_runtime
+    from kinobill.subscriptions.renewals import RenewalScheduler, policy_from_config, renewal_policy
+    from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+
+    # Like `kinobill clock`: without DATABASE_URL / REDIS_URL, the embedded servers of `kinobill run`.
+    home = _home().resolve()
+    os.environ.setdefault(
+        "DATABASE_URL", f"postgresql+psycopg://postgres:@/postgres?host={home / 'postgres'}"
+    )
+    os.environ.setdefault("REDIS_URL", f"unix://{home / 'redis' / 'redis.sock'}")
+    if os.environ.get("KINOBILL_ENV", "dev") != "production":
+        os.environ.setdefault("KINOBILL_TEST_CLOCK", "1")
+    runtime = get_runtime()
+    try:
+        policy = policy_from_config(args.policy) if args.policy else renewal_policy()
+    except (DomainError, ValueError) as exc:
+        print(f"invalid renewal policy: {exc}", file=sys.stderr)
+        return 2
+    scheduler = RenewalScheduler(lambda: SubscriptionsUnitOfWork(runtime.engine), runtime.clock.now, policy)
+    now = runtime.clock.now()
+    result = scheduler.run_pass()
+    print(json.dumps({"now": now.isoformat(), **result.as_dict()}))
+    return 0
+
+
 def cmd_mailbox(args: argparse.Namespace) -> int:
     from kinobill.mailbox import serve
 
@@ -150,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     move.add_argument("--reset", action="store_true", help="back to real time")
     move.add_argument("--show", action="store_true")
     clock.set_defaults(func=cmd_clock)
+
+    tick = sub.add_parser("tick", help="run one renewal scheduler pass now and print what it did")
+    tick.add_argument("--policy", help="renewal policy as JSON (default: KINOBILL_RENEWAL_POLICY)")
+    tick.set_defaults(func=cmd_tick)
 
     mailbox = sub.add_parser("mailbox", help="SMTP capture with a JSON inbox")
     mailbox.add_argument("--host", default="127.0.0.1")

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
 
     test_clock_enabled: bool = Field(default=False, alias="KINOBILL_TEST_CLOCK")
 
+    # The renewal scheduler's policy as a JSON mapping (RenewalPolicy.from_mapping: interval, renewal_lead,
+    # reminder_days, batch_size, dunning_schedule, grace_period); empty = the defaults of DESIGN.md.
+    renewal_policy: str = Field(default="", alias="KINOBILL_RENEWAL_POLICY")
+
     db_pool_size: int = 10
     db_max_overflow: int = 20
 

@@ -90,6 +90,8 @@ def children(ports: Ports) -> list[Child]:
             [*kb, "serve", "billing", "--port", str(ports.billing)],
             f"http://127.0.0.1:{ports.billing}/readyz",
         ),
+        # Outbox relays, stream consumers, mail, reconciler and the renewal scheduler (on its interval).
+        Child("worker", [*kb, "worker"], None),
     ]
 
 

@@ -4,6 +4,8 @@ Roles (all by default; `--only` picks some, so Kubernetes can run each as its ow
   relay-subscriptions, relay-billing   outbox → Redis Streams
   payment-results                      Subscriptions applies Billing's payment results
   access-cache                         drops Auth's cached access answers on subscription changes
+  charge-commands                      Billing charges saved cards for renewal attempts (billing/charges.py)
+  scheduler                            renewal passes every policy.interval (subscriptions/renewals.py)
   mail-subscriptions, mail-billing     e-mails → SMTP
   reconcile-billing                    payments not final after their deadline → ask YooKassa
 SIGTERM stops every loop after its current step.
@@ -98,6 +100,36 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
             crash_point=runtime.crash_point,
         ).run(stop)
 
+    def charge_commands(stop: threading.Event) -> None:
+        from kinobill.billing.api import payment_service
+        from kinobill.billing.charges import ChargeCommands
+        from kinobill.events import CHARGE_COMMANDS
+
+        StreamConsumer(
+            runtime.redis,
+            CHARGE_COMMANDS,
+            "billing",
+            consumer_name("charge-commands"),
+            lambda command: ChargeCommands(payment_service()).handle(command),
+            claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
+            crash_point=runtime.crash_point,
+        ).run(stop)
+
+    def scheduler(stop: threading.Event) -> None:
+        from kinobill.subscriptions.renewals import RenewalScheduler, renewal_policy
+        from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+
+        policy = renewal_policy()
+        passes = RenewalScheduler(lambda: SubscriptionsUnitOfWork(runtime.engine), now, policy)
+        while not stop.is_set():
+            try:
+                result = passes.run_pass()
+                if result.acted:
+                    log.info("renewal pass: %s", result.as_dict())
+            except Exception:
+                log.exception("renewal pass failed")
+            stop.wait(policy.interval.total_seconds())
+
     return {
         "access-cache": access_cache,
         "relay-subscriptions": OutboxRelay(
@@ -111,6 +143,8 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
             runtime.engine, billing_tables.outbox, runtime.redis, now=now, crash_point=runtime.crash_point
         ).run,
         "payment-results": payment_results,
+        "charge-commands": charge_commands,
+        "scheduler": scheduler,
         "mail-subscriptions": mail(subscription_tables.emails),
         "mail-billing": mail(billing_tables.emails),
         "reconcile-billing": reconcile_billing,

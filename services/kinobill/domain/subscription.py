@@ -70,6 +70,18 @@ class Subscription:
         until = self.access_until(policy)
         return until is not None and now < until
 
+    @property
+    def renews(self) -> bool:
+        """True when the scheduler will charge for the next period (auto-renew on and a saved method)."""
+        return self.status == Status.ACTIVE and self.auto_renew and bool(self.payment_method_id)
+
+    def due_action(self, now: datetime) -> str:
+        """What the scheduler must do now: ``"charge"``, ``"end"`` (no renewal: end at the period end) or
+        ``"none"`` (nothing due yet, or nothing to do)."""
+        if self.status != Status.ACTIVE or self.next_attempt_at is None or self.next_attempt_at > now:
+            return "none"
+        return "charge" if self.renews else "end"
+
     # --- payments -----------------------------------------------------------------------------
 
     def record_payment(
@@ -138,6 +150,27 @@ class Subscription:
         self._set(failed_attempts=failures, next_attempt_at=next_at)
         return "retry_scheduled"
 
+    def request_renewal_charge(self, now: datetime, recheck_at: datetime) -> tuple[int, int]:
+        """The scheduler asks Billing to charge: returns ``(period index to pay, attempt number)``.
+
+        ``next_attempt_at`` moves to ``recheck_at`` so the same attempt is not requested again while its
+        payment is pending; the payment result moves it properly (next period or next dunning attempt).
+        Asking again later for the same attempt yields the same pair, hence the same charge key.
+        """
+        if self.due_action(now) != "charge":
+            raise InvalidTransition("no renewal charge is due")
+        assert self.period_index is not None
+        self._set(next_attempt_at=recheck_at)
+        return self.period_index + 1, self.failed_attempts
+
+    def reminder_due(self, now: datetime, policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY) -> bool:
+        """The "payment scheduled" reminder for this period should go out now (and has not yet)."""
+        if not self.renews or self.failed_attempts or self.reminded_period == self.period_index:
+            return False
+        assert self.current_period_end is not None
+        first = schedule.first_attempt_at(self.current_period_end, policy)
+        return schedule.reminder_at(self.current_period_end, policy) <= now < first
+
     # --- user and operator actions ------------------------------------------------------------
 
     def cancel(self, now: datetime) -> str:
@@ -155,8 +188,14 @@ class Subscription:
         return "cancelled"
 
     def expire(self, now: datetime, policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY) -> str:
-        """End a subscription whose access is over and which will not renew."""
-        if self.status != Status.ACTIVE or self.has_access(now, policy):
+        """End a subscription whose access is over and which will not renew.
+
+        While it still has access nothing ends: ``next_attempt_at`` moves to the end of that access so
+        the scheduler comes back then."""
+        if self.status != Status.ACTIVE:
+            return "duplicate"
+        if self.has_access(now, policy):
+            self._set(next_attempt_at=self.access_until(policy))
             return "duplicate"
         self._end(EndedReason.CANCELLED if not self.auto_renew else EndedReason.EXPIRED, now)
         return "ended"
@@ -173,9 +212,12 @@ class Subscription:
     # --- helpers ------------------------------------------------------------------------------
 
     def _schedule_renewal(self, policy: schedule.RenewalPolicy) -> None:
-        renews = self.auto_renew and self.payment_method_id and self.current_period_end is not None
-        next_at = schedule.first_attempt_at(self.current_period_end, policy) if renews else None  # type: ignore[arg-type]
-        self._set(next_attempt_at=next_at)
+        # No renewal possible (auto-renew off or no saved method): the scheduler comes back at the
+        # period end to end it, as after a cancel.
+        assert self.current_period_end is not None
+        renews = self.auto_renew and self.payment_method_id
+        end = self.current_period_end
+        self._set(next_attempt_at=schedule.first_attempt_at(end, policy) if renews else end)
 
     def _end(self, reason: EndedReason, now: datetime) -> None:
         self._set(status=Status.ENDED, ended_reason=reason, ended_at=now, next_attempt_at=None)

@@ -22,6 +22,7 @@ from kinobill.subscriptions import tables
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.plans import PlanCatalogue, PlanInput, decode_cursor, encode_cursor
 from kinobill.subscriptions.purchases import Purchases, subscription_json
+from kinobill.subscriptions.renewals import renewal_policy
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel
 
@@ -146,7 +147,12 @@ def billing_client() -> BillingClient:
 
 def purchases() -> Purchases:
     runtime = get_runtime()
-    return Purchases(lambda: SubscriptionsUnitOfWork(runtime.engine), billing_client(), runtime.clock.now)
+    return Purchases(
+        lambda: SubscriptionsUnitOfWork(runtime.engine),
+        billing_client(),
+        runtime.clock.now,
+        policy=renewal_policy(),
+    )
 
 
 def idempotency_store() -> IdempotencyStore:

@@ -25,6 +25,7 @@ from kinobill.domain.plans import ensure_on_sale, price_for
 from kinobill.domain.statuses import SubscriptionStatus
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.subscriptions.billing_client import BillingClient
+from kinobill.subscriptions.notices import queue_renewal_notice
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 from kinobill.web import ApiError
 
@@ -227,6 +228,7 @@ class Purchases:
         """The change event for Auth's cache, and the user's e-mail, in the same transaction."""
         uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, outcome, now))
         if outcome not in ("activated", "renewed"):
+            queue_renewal_notice(uow, row, outcome, self.policy)  # dunning and endings (notices.py)
             return
         plan = uow.plans.get(row.plan_id)
         plan_name = plan.name if plan is not None else "Kinobill"

@@ -150,6 +150,40 @@ class SubscriptionRepository:
         result = self.conn.execute(insert(t.periods).values(**values).on_conflict_do_nothing())
         return bool(result.rowcount)
 
+    def due(self, now: datetime, limit: int) -> list[Subscription]:
+        """Live subscriptions whose next scheduled step is due, oldest first, locked (SKIP LOCKED).
+
+        Served by the partial index `ix_subscriptions_due` (the WHERE repeats its predicate)."""
+        s = t.subscriptions
+        query = (
+            sa.select(s)
+            .where(s.c.status == "active", s.c.next_attempt_at.is_not(None), s.c.next_attempt_at <= now)
+            .order_by(s.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [to_entity(row) for row in self.conn.execute(query)]
+
+    def reminders_due(self, until: datetime, limit: int) -> list[Subscription]:
+        """Auto-renewing subscriptions not yet reminded this period whose next attempt is before `until`.
+
+        Served by the partial index `ix_subscriptions_remind` (the WHERE repeats its predicate)."""
+        s = t.subscriptions
+        query = (
+            sa.select(s)
+            .where(
+                s.c.status == "active",
+                s.c.auto_renew,
+                s.c.next_attempt_at.is_not(None),
+                s.c.reminded_period.is_distinct_from(s.c.period_index),
+                s.c.next_attempt_at <= until,
+            )
+            .order_by(s.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [to_entity(row) for row in self.conn.execute(query)]
+
     def periods_of(self, subscription_id: uuid.UUID) -> Sequence[sa.Row]:
         p = t.periods
         return self.conn.execute(

@@ -75,6 +75,15 @@ subscriptions = sa.Table(
         "next_attempt_at",
         postgresql_where=sa.text("status = 'active' AND next_attempt_at IS NOT NULL"),
     ),
+    # Renewal reminders still to send for the current period (migration 0003).
+    sa.Index(
+        "ix_subscriptions_remind",
+        "next_attempt_at",
+        postgresql_where=sa.text(
+            "status = 'active' AND auto_renew AND next_attempt_at IS NOT NULL "
+            "AND reminded_period IS DISTINCT FROM period_index"
+        ),
+    ),
     schema=SCHEMA,
 )
 

@@ -1,0 +1,76 @@
+"""Billing's consumer of renewal charge commands (stream ``CHARGE_COMMANDS``, group ``billing``).
+
+A thin adapter: the command becomes a :class:`NewPayment` of kind ``renewal`` whose charge key is the
+command's deterministic key (``renewal:<subscription>:<period>:<attempt>``), and
+``PaymentService.create`` does the rest — the row is committed first (unique charge key: one row per
+attempt however often the command is delivered), then YooKassa is called with the row id as the
+Idempotence-Key, and the answer (final at once for a saved card) is settled with the payment result
+event that Subscriptions applies.
+
+Delivery is at-least-once: a redelivered or re-sent command (a consumer died after the provider call
+and before the commit, a relay published twice, the scheduler re-sent a pending attempt) lands on the
+same row; if YooKassa was already asked, it is asked again with the same key and replays its answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from prometheus_client import Counter
+
+from kinobill.billing.payments import NewPayment, PaymentService
+from kinobill.domain.statuses import PaymentKind
+from kinobill.web import ApiError
+
+log = logging.getLogger(__name__)
+
+CHARGE_COMMANDS_HANDLED = Counter(
+    "kinobill_charge_commands_total", "Renewal charge commands handled", ["outcome"]
+)
+
+
+def renewal_payment(command: dict[str, Any]) -> NewPayment:
+    """The payment a charge command asks for (KeyError/ValueError on a malformed command)."""
+    key = str(command["charge_key"])
+    if not key.startswith("renewal:"):
+        raise ValueError(f"not a renewal charge key: {key!r}")
+    return NewPayment(
+        subscription_id=uuid.UUID(str(command["subscription_id"])),
+        user_id=uuid.UUID(str(command["user_id"])),
+        user_email=command.get("user_email"),
+        period_index=int(command["period_index"]),
+        kind=PaymentKind.RENEWAL,
+        charge_key=key,
+        amount=int(command["amount"]),
+        description=str(command.get("description") or "Kinobill renewal")[:128],
+        payment_method_id=str(command["payment_method_id"]),
+        attempt=int(command.get("attempt", 0)),
+    )
+
+
+class ChargeCommands:
+    def __init__(self, payments: PaymentService) -> None:
+        self.payments = payments
+
+    def handle(self, command: dict[str, Any]) -> str:
+        """Charge the saved method for one renewal attempt. Returns the payment's status (or why not)."""
+        request = renewal_payment(command)
+        try:
+            payment = self.payments.create(request)
+        except ApiError as exc:
+            if exc.code == "provider_unavailable":
+                # The row is committed and marked for the reconciler, which repeats the call with the
+                # same Idempotence-Key: acknowledging here loses nothing.
+                CHARGE_COMMANDS_HANDLED.labels("outcome_unknown").inc()
+                return "outcome_unknown"
+            if exc.code == "charge_key_reused":
+                # The same attempt was requested again with another amount (the plan's price changed
+                # meanwhile): the first request stands, one attempt is one payment.
+                log.warning("charge command %s conflicts with its existing payment", request.charge_key)
+                CHARGE_COMMANDS_HANDLED.labels("conflict").inc()
+                return "conflict"
+            raise
+        CHARGE_COMMANDS_HANDLED.labels(payment["status"]).inc()
+        return str(payment["status"])
