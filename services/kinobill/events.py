@@ -8,5 +8,7 @@ PAYMENT_RESULTS = "kinobill:billing:payment-results"
 CHARGE_COMMANDS = "kinobill:billing:charge-commands"
 # Subscriptions → anyone (Auth's cache): a user's subscriptions changed.
 SUBSCRIPTION_CHANGES = "kinobill:subscriptions:changes"
+# Billing → Subscriptions: a refund reached a final state.
+REFUND_RESULTS = "kinobill:billing:refund-results"
 
 DEAD_LETTER_SUFFIX = ":dead"

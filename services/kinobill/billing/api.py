@@ -148,6 +148,10 @@ async def yookassa_notification(request: Request) -> JSONResponse:
         return error_response(400, "invalid_json", "the body is not JSON")
     from starlette.concurrency import run_in_threadpool
 
-    handler = NotificationHandler(get_runtime().engine, payment_service())
+    from kinobill.billing.refund_api import refund_service
+
+    handler = NotificationHandler(
+        get_runtime().engine, payment_service(), refunds=refund_service().handle_notification
+    )
     status, outcome = await run_in_threadpool(handler.handle, body, address)
     return JSONResponse({"outcome": outcome}, status_code=status)

@@ -1,0 +1,107 @@
+"""HTTP adapter of Billing for refunds: the internal create (service token + Idempotency-Key), the
+user's view of a refund (its `status_url`), and the notification hook for `refund.*` events.
+
+Contract of `POST /internal/v1/refunds` (202, the refund):
+
+    {"subscription_id", "user_id", "period_index", "period_start", "period_end",
+     "requested_by": "user" | "operator" | "system", "full": false, "payment_id": null}
+
+Billing refunds the succeeded payment of `period_index`, which must be the subscription's latest paid
+period (else 409 `period_mismatch`), by the rule over `[period_start, period_end)` at the test-clock-aware
+now. `full: true` (with `payment_id`, `requested_by: system`) returns a payment whole: for late payments.
+Refusals are 4xx before any provider call: 404 `payment_not_found` (not the user's), 409 `nothing_paid`,
+`payment_not_succeeded`, `nothing_to_refund` (already refunded in full), `refund_period_over`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+
+from kinobill.billing.refunds import RefundRequest, RefundService
+from kinobill.runtime import get_runtime
+from kinobill.web import ApiError, CurrentService, CurrentUser, IdempotencyKey, StrictModel
+
+internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
+user_router = APIRouter(prefix="/api/v1", tags=["user"])
+
+
+def refund_service() -> RefundService:
+    from kinobill.billing.api import gateway
+
+    runtime = get_runtime()
+    return RefundService(
+        runtime.engine,
+        gateway(),
+        runtime.clock.now,
+        public_url=runtime.settings.billing_public_url,
+        crash_point=runtime.crash_point,
+    )
+
+
+class RefundCreate(StrictModel):
+    subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    period_index: Annotated[StrictInt, Field(ge=0)]
+    period_start: AwareDatetime | None = None
+    period_end: AwareDatetime | None = None
+    requested_by: Literal["user", "operator", "system"] = "user"
+    full: StrictBool = False
+    payment_id: uuid.UUID | None = None
+
+
+@internal_router.post("/refunds", status_code=202)
+def create_refund(body: RefundCreate, service: CurrentService, key: IdempotencyKey) -> JSONResponse:
+    """Refund the latest paid period by the rule (row first, then YooKassa). The key is the refund key."""
+    if body.full:
+        if body.requested_by != "system" or body.payment_id is None:
+            raise ApiError(
+                422, "full_refund_not_allowed", "a full refund is for system requests naming a payment"
+            )
+    elif body.period_start is None or body.period_end is None:
+        raise ApiError(422, "period_required", "period_start and period_end are required")
+    request = RefundRequest(
+        subscription_id=body.subscription_id,
+        user_id=body.user_id,
+        refund_key=f"{service.name}:{key}",
+        period_index=body.period_index,
+        period_start=body.period_start,
+        period_end=body.period_end,
+        requested_by=body.requested_by,
+        full=body.full,
+        payment_id=body.payment_id,
+    )
+
+    # The refund key makes this naturally idempotent: insert-or-get under the payment lock, then the same
+    # Idempotence-Key at YooKassa. A retry (same key) answers the refund as it is now, and finishes it if
+    # a crash left it unsent; the same key for another subscription is 422 `refund_key_reused`.
+    return JSONResponse(refund_service().create(request), status_code=202)
+
+
+@internal_router.get("/refunds/{refund_id}")
+def get_refund_internal(refund_id: uuid.UUID, _: CurrentService) -> dict:
+    service = refund_service()
+    row = service.get(refund_id)
+    if row is None:
+        raise ApiError(404, "refund_not_found", "no such refund")
+    return service.json(row)
+
+
+@user_router.get("/refunds")
+def list_my_refunds(user: CurrentUser) -> dict:
+    service = refund_service()
+    return {"items": [service.json(r) for r in service.list_for_user(user.user_id)], "next_cursor": None}
+
+
+@user_router.get("/refunds/{refund_id}")
+def get_my_refund(refund_id: uuid.UUID, user: CurrentUser) -> dict:
+    """Where the user follows a refund: amount, status and times."""
+    service = refund_service()
+    row = service.get(refund_id)
+    if row is None or row.user_id != user.user_id:
+        raise ApiError(404, "refund_not_found", "no such refund")
+    return service.json(row)

@@ -1,0 +1,456 @@
+"""Service layer of Billing for refunds: compute by the rule, row first, then YooKassa; settle once.
+
+Invariants kept here and by the schema:
+* Refunds never sum above the payment. The amount is computed, and the refund row inserted, while the
+  payment row is locked (`SELECT ... FOR UPDATE`); pending and succeeded refunds both count as already
+  refunded, so two requests racing with different keys serialize and the second gets what is left
+  (usually nothing: 409 `nothing_to_refund`). `payments.refunded_amount` (CHECK ≤ amount) grows only
+  when a refund succeeds, in the same transaction that settles it.
+* The refund row is committed before YooKassa is called; its id is the Idempotence-Key and the request
+  body is built from the row alone, so every repeat (client retry, crash recovery, reconciler) lands on
+  the same YooKassa refund.
+* `refund_key` (unique: `<service>:<Idempotency-Key>`) maps one request to one refund row.
+* Settling happens in ONE transaction: final status, `refunded_amount`, outbox event, e-mail. A refund
+  already final never changes again (duplicate or forged notifications are no-ops).
+
+The amount follows DESIGN.md's rule through :func:`kinobill.domain.refunds.refund_amount`, with the
+test-clock-aware `now`. Billing knows what was paid (its payments table: the succeeded payment of the
+subscription's latest period); Subscriptions tells it the bounds of that period.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import Counter
+
+from kinobill.billing import tables as t
+from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
+from kinobill.domain.errors import NothingToRefund
+from kinobill.domain.money import format_rub, parse_rub
+from kinobill.domain.refunds import refund_amount
+from kinobill.domain.statuses import PaymentStatus, RefundStatus
+from kinobill.events import REFUND_RESULTS
+from kinobill.mail import queue_email
+from kinobill.outbox import add_event
+from kinobill.web import ApiError
+
+log = logging.getLogger(__name__)
+
+REFUNDS_SETTLED = Counter("kinobill_refunds_settled_total", "Refunds that reached a final state", ["status"])
+REFUND_RECOVERIES = Counter(
+    "kinobill_refund_reconciler_recoveries_total", "Refunds the reconciler drove to a final state"
+)
+FIRST_CHECK = timedelta(minutes=2)
+UNKNOWN_OUTCOME_RECHECK = timedelta(seconds=5)
+OPEN = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    refund_key: str
+    period_index: int
+    period_start: datetime | None
+    period_end: datetime | None
+    requested_by: str  # user | operator | system
+    full: bool = False  # system only: a late payment goes back in full, whatever the rule says
+    payment_id: uuid.UUID | None = None  # with `full`: the payment to return
+
+
+def refund_json(row: Any, public_url: str) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "payment_id": str(row.payment_id),
+        "subscription_id": str(row.subscription_id),
+        "user_id": str(row.user_id),
+        "amount": format_rub(row.amount),
+        "currency": row.currency,
+        "status": row.status,
+        "status_url": f"{public_url.rstrip('/')}/api/v1/refunds/{row.id}",
+        "provider_refund_id": row.provider_refund_id,
+        "cancellation_reason": row.cancellation_reason,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "succeeded_at": row.succeeded_at.isoformat() if row.succeeded_at else None,
+    }
+
+
+class RefundService:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        gateway: YooKassaGateway,
+        now: Callable[[], datetime],
+        *,
+        public_url: str,
+        crash_point: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.engine, self.gateway, self.now = engine, gateway, now
+        self.public_url, self.crash_point = public_url, crash_point
+
+    def json(self, row: Any) -> dict[str, Any]:
+        return refund_json(row, self.public_url)
+
+    # --- create -------------------------------------------------------------------------------
+
+    def create(self, request: RefundRequest) -> dict[str, Any]:
+        row = self._insert_or_get(request)
+        if row.status == RefundStatus.PENDING and row.provider_refund_id is None:
+            row = self.submit(row)
+        return self.json(row)
+
+    def _by_key(self, conn: sa.Connection, key: str) -> Any:
+        return conn.execute(sa.select(t.refunds).where(t.refunds.c.refund_key == key)).first()
+
+    def _insert_or_get(self, request: RefundRequest) -> Any:
+        with self.engine.begin() as conn:
+            existing = self._by_key(conn, request.refund_key)
+            if existing is None:
+                payment = self._lock_payment(conn, request)
+                # Under the payment lock: a same-key request that raced us is visible now.
+                existing = self._by_key(conn, request.refund_key)
+            if existing is not None:
+                if existing.subscription_id != request.subscription_id:
+                    raise ApiError(422, "refund_key_reused", "this refund key belongs to another refund")
+                return existing
+            already = int(
+                conn.execute(
+                    sa.select(sa.func.coalesce(sa.func.sum(t.refunds.c.amount), 0)).where(
+                        t.refunds.c.payment_id == payment.id, t.refunds.c.status.in_(OPEN)
+                    )
+                ).scalar_one()
+            )
+            now = self.now()
+            if request.full:
+                amount = payment.amount - already
+                if amount <= 0:
+                    raise NothingToRefund()
+            else:
+                assert request.period_start is not None and request.period_end is not None
+                amount = refund_amount(
+                    paid=payment.amount,
+                    already_refunded=already,
+                    period_start=request.period_start,
+                    period_end=request.period_end,
+                    now=now,
+                )
+            row = conn.execute(
+                t.refunds.insert()
+                .values(
+                    id=uuid.uuid4(),
+                    payment_id=payment.id,
+                    subscription_id=payment.subscription_id,
+                    user_id=payment.user_id,
+                    refund_key=request.refund_key,
+                    amount=amount,
+                    currency=payment.currency,
+                    status=RefundStatus.PENDING,
+                    created_at=now,
+                    updated_at=now,
+                    next_check_at=now + FIRST_CHECK,
+                )
+                .returning(t.refunds)
+            ).one()
+            log.info(
+                "refund %s of %s kopecks for payment %s (%s, requested by %s)",
+                row.id,
+                amount,
+                payment.id,
+                "full" if request.full else "by the rule",
+                request.requested_by,
+            )
+            queue_email(
+                conn,
+                t.emails,
+                dedupe_key=f"refund-started:{row.id}",
+                to=payment.user_email,
+                user_id=payment.user_id,
+                kind="refund_started",
+                subject=f"Refund of {format_rub(amount)} RUB started",
+                body=(
+                    f"We started a refund of {format_rub(amount)} RUB for"
+                    f" {payment.description or 'Kinobill'}. Follow it at {self.json(row)['status_url']}."
+                ),
+            )
+            return row
+
+    def _lock_payment(self, conn: sa.Connection, request: RefundRequest) -> Any:
+        """The payment to refund, locked; refuses (4xx, no provider call) when there is none."""
+        p = t.payments
+        if request.full:
+            if request.payment_id is None:
+                raise ApiError(422, "payment_id_required", "a full refund names the payment it returns")
+            payment = conn.execute(sa.select(p).where(p.c.id == request.payment_id).with_for_update()).first()
+            if payment is None or payment.subscription_id != request.subscription_id:
+                raise ApiError(404, "payment_not_found", "no such payment for this subscription")
+        else:
+            # The latest paid period only: the succeeded payment with the highest period index.
+            latest = conn.execute(
+                sa.select(p.c.id)
+                .where(
+                    p.c.subscription_id == request.subscription_id,
+                    p.c.status == PaymentStatus.SUCCEEDED,
+                    p.c.kind.in_(("initial", "renewal")),
+                )
+                .order_by(p.c.period_index.desc())
+                .limit(1)
+            ).scalar()
+            if latest is None:
+                pending = conn.execute(
+                    sa.select(p.c.id).where(
+                        p.c.subscription_id == request.subscription_id, p.c.status == PaymentStatus.PENDING
+                    )
+                ).first()
+                if pending is not None:
+                    raise ApiError(409, "payment_not_succeeded", "the payment has not succeeded yet")
+                raise ApiError(409, "nothing_paid", "nothing was paid for this subscription")
+            payment = conn.execute(sa.select(p).where(p.c.id == latest).with_for_update()).one()
+            if payment.period_index != request.period_index:
+                raise ApiError(
+                    409,
+                    "period_mismatch",
+                    f"the latest paid period is {payment.period_index}, not {request.period_index}; retry",
+                )
+        if payment.user_id != request.user_id:
+            raise ApiError(404, "payment_not_found", "no such payment for this user")
+        if payment.status != PaymentStatus.SUCCEEDED or not payment.provider_payment_id:
+            raise ApiError(409, "payment_not_succeeded", "the payment has not succeeded yet")
+        return payment
+
+    def submit(self, row: Any) -> Any:
+        """Call YooKassa for a committed refund row (again, if need be: same key, same body)."""
+        with self.engine.begin() as conn:
+            payment = conn.execute(sa.select(t.payments).where(t.payments.c.id == row.payment_id)).one()
+            conn.execute(
+                t.refunds.update()
+                .where(t.refunds.c.id == row.id)
+                .values(provider_attempts=t.refunds.c.provider_attempts + 1)
+            )
+        params = {
+            "payment_id": payment.provider_payment_id,
+            "amount": {"value": format_rub(row.amount), "currency": row.currency},
+            "description": f"Refund: {payment.description or 'Kinobill'}"[:250],
+            "metadata": {"refund_id": str(row.id), "subscription_id": str(row.subscription_id)},
+        }
+        try:
+            provider = dict(self.gateway.create_refund(params, idempotence_key=str(row.id)))
+        except OutcomeUnknown as exc:
+            # The refund exists on our side; the reconciler repeats the call with the same key.
+            return self._note_unknown(row.id, str(exc))
+        except ProviderRejected as exc:
+            return self._settle(row.id, None, rejected=str(exc))
+        self.crash_point("billing.after_provider_refund")
+        return self._settle(row.id, provider)
+
+    def _note_unknown(self, refund_id: uuid.UUID, error: str) -> Any:
+        with self.engine.begin() as conn:
+            return conn.execute(
+                t.refunds.update()
+                .where(t.refunds.c.id == refund_id)
+                .values(last_error=error[:500], next_check_at=self.now() + UNKNOWN_OUTCOME_RECHECK)
+                .returning(t.refunds)
+            ).one()
+
+    # --- settle -------------------------------------------------------------------------------
+
+    def _settle(
+        self, refund_id: uuid.UUID, provider: dict[str, Any] | None, rejected: str | None = None
+    ) -> Any:
+        now = self.now()
+        with self.engine.begin() as conn:
+            payment_id = conn.execute(
+                sa.select(t.refunds.c.payment_id).where(t.refunds.c.id == refund_id)
+            ).scalar_one()
+            # Lock order everywhere: the payment, then its refunds.
+            payment = conn.execute(
+                sa.select(t.payments).where(t.payments.c.id == payment_id).with_for_update()
+            ).one()
+            row = conn.execute(
+                sa.select(t.refunds).where(t.refunds.c.id == refund_id).with_for_update()
+            ).one()
+            if row.status != RefundStatus.PENDING:
+                return row  # final states never change
+            values: dict[str, Any] = {"updated_at": now}
+            reason: str | None
+            if rejected is not None:
+                status, reason = RefundStatus.CANCELED, "rejected_by_provider"
+                values["last_error"] = rejected[:500]
+            else:
+                assert provider is not None
+                if row.provider_refund_id and provider.get("id") != row.provider_refund_id:
+                    log.error("provider refund %s does not belong to refund %s", provider.get("id"), row.id)
+                    return row
+                if (
+                    provider.get("payment_id") != payment.provider_payment_id
+                    or parse_rub(str(provider["amount"]["value"])) != row.amount
+                ):
+                    log.error("provider refund %s does not match refund %s", provider.get("id"), row.id)
+                    return row
+                status = RefundStatus(str(provider["status"]))
+                reason = (provider.get("cancellation_details") or {}).get("reason")
+                values.update(provider_refund_id=provider["id"], provider_object=provider)
+            if status == RefundStatus.PENDING:
+                values["next_check_at"] = now + FIRST_CHECK
+                return conn.execute(
+                    t.refunds.update().where(t.refunds.c.id == row.id).values(**values).returning(t.refunds)
+                ).one()
+            values.update(status=status, next_check_at=None)
+            if status == RefundStatus.SUCCEEDED:
+                values["succeeded_at"] = now
+                payment = conn.execute(
+                    t.payments.update()
+                    .where(t.payments.c.id == payment.id)
+                    .values(refunded_amount=t.payments.c.refunded_amount + row.amount, updated_at=now)
+                    .returning(t.payments)
+                ).one()
+            else:
+                values["cancellation_reason"] = reason or "canceled"
+            settled = conn.execute(
+                t.refunds.update().where(t.refunds.c.id == row.id).values(**values).returning(t.refunds)
+            ).one()
+            self._announce(conn, settled, payment)
+        REFUNDS_SETTLED.labels(settled.status).inc()
+        return settled
+
+    def _announce(self, conn: sa.Connection, row: Any, payment: Any) -> None:
+        others_open = int(
+            conn.execute(
+                sa.select(sa.func.count()).where(
+                    t.refunds.c.payment_id == payment.id,
+                    t.refunds.c.id != row.id,
+                    t.refunds.c.status.in_(OPEN),
+                )
+            ).scalar_one()
+        )
+        succeeded = row.status == RefundStatus.SUCCEEDED
+        add_event(
+            conn,
+            t.outbox,
+            REFUND_RESULTS,
+            {
+                "type": "refund.succeeded" if succeeded else "refund.canceled",
+                "refund_id": str(row.id),
+                "payment_id": str(payment.id),
+                "subscription_id": str(row.subscription_id),
+                "user_id": str(row.user_id),
+                "user_email": payment.user_email,
+                "period_index": payment.period_index,
+                "amount": row.amount,
+                "payment_refunded_amount": payment.refunded_amount,
+                # Other refunds of the same payment still pending or succeeded (a canceled refund
+                # restores the subscription only when there are none).
+                "other_open_refunds": others_open,
+                "reason": row.cancellation_reason,
+            },
+        )
+        amount = format_rub(row.amount)
+        if succeeded:
+            subject = f"Refund of {amount} RUB completed"
+            body = f"Your refund of {amount} RUB is complete; the money is on its way back to your card."
+        else:
+            reason = (row.cancellation_reason or "declined").replace("_", " ")
+            subject = f"Refund of {amount} RUB failed"
+            body = (
+                f"Your refund of {amount} RUB could not be made: {reason}. "
+                "Your subscription stays as it was; you may ask again or contact support."
+            )
+        queue_email(
+            conn,
+            t.emails,
+            dedupe_key=f"refund-{row.status}:{row.id}",
+            to=payment.user_email,
+            user_id=row.user_id,
+            kind=f"refund_{row.status}",
+            subject=subject,
+            body=body,
+        )
+
+    # --- follow: webhook and reconciler -------------------------------------------------------
+
+    def handle_notification(self, provider_refund_id: str) -> str:
+        """A `refund.*` notification: re-read the refund from the API (never trust the body)."""
+        try:
+            provider = dict(self.gateway.get_refund(provider_refund_id))
+        except OutcomeUnknown:
+            return "unverified"
+        except ProviderRejected:
+            return "unknown"
+        ours = (provider.get("metadata") or {}).get("refund_id")
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.refunds).where(t.refunds.c.provider_refund_id == provider_refund_id)
+            ).first()
+            if row is None and ours:
+                try:
+                    row = conn.execute(
+                        sa.select(t.refunds).where(t.refunds.c.id == uuid.UUID(str(ours)))
+                    ).first()
+                except ValueError:
+                    row = None
+        if row is None:
+            return "unknown"
+        if row.status != RefundStatus.PENDING:
+            return "duplicate"
+        settled = self._settle(row.id, provider)
+        return "applied" if settled.status != RefundStatus.PENDING else "still_pending"
+
+    def reconcile_once(self, limit: int = 100) -> int:
+        now = self.now()
+        with self.engine.connect() as conn:
+            due = (
+                conn.execute(
+                    sa.select(t.refunds.c.id)
+                    .where(t.refunds.c.status == RefundStatus.PENDING, t.refunds.c.next_check_at <= now)
+                    .order_by(t.refunds.c.next_check_at)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+        settled = 0
+        for refund_id in due:
+            try:
+                if self.reconcile_refund(refund_id):
+                    settled += 1
+                    REFUND_RECOVERIES.inc()
+            except Exception:
+                log.exception("reconciling refund %s failed", refund_id)
+        return settled
+
+    def reconcile_refund(self, refund_id: uuid.UUID) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.refunds).where(t.refunds.c.id == refund_id)).one()
+        if row.status != RefundStatus.PENDING:
+            return False
+        if row.provider_refund_id is None:
+            result = self.submit(row)  # outcome unknown (or a crash): same key, same body
+        else:
+            try:
+                result = self._settle(row.id, dict(self.gateway.get_refund(row.provider_refund_id)))
+            except (OutcomeUnknown, ProviderRejected) as exc:
+                self._note_unknown(row.id, str(exc))
+                return False
+        return bool(result.status != RefundStatus.PENDING)
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def get(self, refund_id: uuid.UUID) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.refunds).where(t.refunds.c.id == refund_id)).first()
+
+    def list_for_user(self, user_id: uuid.UUID, limit: int = 100) -> list[Any]:
+        r = t.refunds
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(r).where(r.c.user_id == user_id).order_by(r.c.created_at.desc()).limit(limit)
+                ).all()
+            )
