@@ -3,11 +3,12 @@
 Roles (all by default; `--only` picks some, so Kubernetes can run each as its own Deployment):
   relay-subscriptions, relay-billing   outbox → Redis Streams
   payment-results                      Subscriptions applies Billing's payment results
+  refund-results                       Subscriptions applies Billing's refund results (a success ends it)
   access-cache                         drops Auth's cached access answers on subscription changes
   charge-commands                      Billing charges saved cards for renewal attempts (billing/charges.py)
   scheduler                            renewal passes every policy.interval (subscriptions/renewals.py)
   mail-subscriptions, mail-billing     e-mails → SMTP
-  reconcile-billing                    payments not final after their deadline → ask YooKassa
+  reconcile-billing                    payments and refunds not final after their deadline → ask YooKassa
 SIGTERM stops every loop after its current step.
 """
 
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kinobill.billing import tables as billing_tables
-from kinobill.events import PAYMENT_RESULTS
+from kinobill.events import PAYMENT_RESULTS, REFUND_RESULTS
 from kinobill.mail import EmailSender
 from kinobill.outbox import OutboxRelay
 from kinobill.runtime import Runtime
@@ -79,8 +80,22 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
 
     def reconcile_billing(stop: threading.Event) -> None:
         from kinobill.billing.api import payment_service
+        from kinobill.billing.refund_api import refund_service
 
-        periodic(lambda: payment_service().reconcile_once(), 1.0)(stop)
+        periodic(lambda: payment_service().reconcile_once() + refund_service().reconcile_once(), 1.0)(stop)
+
+    def refund_results(stop: threading.Event) -> None:
+        from kinobill.subscriptions.refund_api import cancellations
+
+        StreamConsumer(
+            runtime.redis,
+            REFUND_RESULTS,
+            "subscriptions",
+            consumer_name("refund-results"),
+            lambda event: cancellations().apply_refund_result(event),
+            claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
+            crash_point=runtime.crash_point,
+        ).run(stop)
 
     def access_cache(stop: threading.Event) -> None:
         from kinobill.events import SUBSCRIPTION_CHANGES
@@ -145,6 +160,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         "payment-results": payment_results,
         "charge-commands": charge_commands,
         "scheduler": scheduler,
+        "refund-results": refund_results,
         "mail-subscriptions": mail(subscription_tables.emails),
         "mail-billing": mail(billing_tables.emails),
         "reconcile-billing": reconcile_billing,

@@ -1,0 +1,165 @@
+"""Service layer of Subscriptions for leaving: cancel (auto-renew off) and refund (through Billing).
+
+Refund: Subscriptions checks what it owns (whose subscription, its status, the bounds of the latest paid
+period) and asks Billing, which owns the money, to refund that period by the rule; Billing answers the
+refund (202). The Billing key is derived from the caller's scope, the subscription and the caller's
+Idempotency-Key, so a retry of the same request always lands on the same refund.
+
+When does the subscription end? When the money is certainly going back: the refund *succeeded*. YooKassa
+answers most refunds `succeeded` at once, and then the subscription ends in the same request ("a refund
+ends the subscription at once"). A refund YooKassa answers `pending` leaves the subscription as it is
+until `refund.succeeded` comes back (webhook or reconciler → Billing's REFUND_RESULTS stream → here); a
+`canceled` refund never touched it, so it stays exactly as it was (and `ended` stays final, as the status
+table says). Whichever path comes first ends it; the other one is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from kinobill.domain.statuses import EndedReason, SubscriptionStatus
+from kinobill.events import SUBSCRIPTION_CHANGES
+from kinobill.subscriptions.billing_client import BillingClient
+from kinobill.subscriptions.purchases import change_event, subscription_json
+from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.web import ApiError
+
+log = logging.getLogger(__name__)
+
+REFUND_KEYS = uuid.UUID("5b0f8a0e-3c1e-4b7a-9a53-6d2f1c0e7a11")  # namespace of derived Billing keys
+
+
+def billing_refund_key(scope: str, subscription_id: uuid.UUID, key: str) -> str:
+    """≤ 64 characters, deterministic: the same request always maps to the same Billing refund."""
+    return f"refund-{uuid.uuid5(REFUND_KEYS, f'{scope}|{subscription_id}|{key}').hex}"
+
+
+class Cancellations:
+    def __init__(
+        self,
+        uow: Callable[[], SubscriptionsUnitOfWork],
+        billing: BillingClient,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.uow, self.billing, self.now = uow, billing, now
+
+    # --- cancel -------------------------------------------------------------------------------
+
+    def cancel(self, subscription_id: uuid.UUID, user_id: uuid.UUID | None) -> dict[str, Any]:
+        """Auto-renew off; access stays until the period end. Cancelling twice changes nothing."""
+        now = self.now()
+        with self.uow() as uow:
+            sub = uow.subscriptions.get_entity(subscription_id, for_update=True)
+            if sub is None or (user_id is not None and sub.user_id != user_id):
+                raise ApiError(404, "subscription_not_found", "no such subscription")
+            outcome = sub.cancel(now)
+            if not sub.changed:
+                row = uow.subscriptions.get(subscription_id)
+                return subscription_json(row)
+            row = uow.subscriptions.save(sub, now)
+            uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, outcome, now))
+            plan = uow.plans.get(row.plan_id)
+            plan_name = plan.name if plan is not None else "Kinobill"
+            if outcome == "cancelled":
+                until = row.current_period_end.strftime("%d %B %Y %H:%M UTC")
+                body = (
+                    f"Your {plan_name} subscription is cancelled: it will not renew. "
+                    f"You keep access until {until}."
+                )
+            else:
+                body = f"Your purchase of {plan_name} is cancelled; nothing was charged."
+            uow.queue_email(
+                dedupe_key=f"subscription-cancelled:{row.id}",
+                to=row.user_email,
+                user_id=row.user_id,
+                kind="subscription_cancelled",
+                subject=f"Your {plan_name} subscription is cancelled",
+                body=body,
+            )
+            uow.commit()
+            return subscription_json(row)
+
+    # --- refund -------------------------------------------------------------------------------
+
+    def refund(
+        self,
+        subscription_id: uuid.UUID,
+        *,
+        user_id: uuid.UUID | None,
+        scope: str,
+        key: str,
+        requested_by: str,
+    ) -> dict[str, Any]:
+        """Ask Billing to refund the latest paid period; end the subscription if it succeeded at once."""
+        now = self.now()
+        with self.uow() as uow:
+            sub = uow.subscriptions.get_entity(subscription_id)
+            if sub is None or (user_id is not None and sub.user_id != user_id):
+                raise ApiError(404, "subscription_not_found", "no such subscription")
+            self._check_refundable(sub, now)
+        assert sub.period_index is not None and sub.current_period_start and sub.current_period_end
+        refund = self.billing.create_refund(
+            billing_refund_key(scope, sub.id, key),
+            {
+                "subscription_id": str(sub.id),
+                "user_id": str(sub.user_id),
+                "period_index": sub.period_index,
+                "period_start": sub.current_period_start.isoformat(),
+                "period_end": sub.current_period_end.isoformat(),
+                "requested_by": requested_by,
+            },
+        )
+        row = self._end_if_refunded(sub.id, refund["status"])
+        return {**refund, "subscription": subscription_json(row)}
+
+    @staticmethod
+    def _check_refundable(sub: Any, now: datetime) -> None:
+        """Refusals Subscriptions can tell by itself (Billing checks the money side again)."""
+        if sub.status == SubscriptionStatus.AWAITING_PAYMENT or (
+            sub.status == SubscriptionStatus.ENDED and sub.anchor_at is None
+        ):
+            raise ApiError(409, "nothing_paid", "nothing was paid for this subscription yet")
+        if sub.status == SubscriptionStatus.ENDED:
+            if sub.ended_reason == EndedReason.REFUNDED:
+                raise ApiError(409, "already_refunded", "this subscription was already refunded")
+            raise ApiError(
+                409,
+                "subscription_ended",
+                f"the subscription has ended ({sub.ended_reason})",
+                {"status": "ended"},
+            )
+        if sub.current_period_end is None or now >= sub.current_period_end:
+            raise ApiError(409, "refund_period_over", "the paid period is over; it can no longer be refunded")
+
+    def _end_if_refunded(self, subscription_id: uuid.UUID, refund_status: str) -> Any:
+        now = self.now()
+        with self.uow() as uow:
+            sub = uow.subscriptions.get_entity(subscription_id, for_update=True)
+            assert sub is not None
+            if refund_status == "succeeded" and sub.refunded(now) == "ended":
+                row = uow.subscriptions.save(sub, now)
+                uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, "refunded", now))
+                uow.commit()
+                return row
+            return uow.subscriptions.get(subscription_id)
+
+    # --- refund results from Billing ----------------------------------------------------------
+
+    def apply_refund_result(self, event: dict[str, Any]) -> str:
+        """`refund.succeeded` ends the subscription (once); `refund.canceled` leaves it as it was."""
+        subscription_id = uuid.UUID(str(event["subscription_id"]))
+        if event["type"] != "refund.succeeded":
+            log.info(
+                "refund %s of %s was canceled: %s", event["refund_id"], subscription_id, event.get("reason")
+            )
+            return "unchanged"
+        with self.uow() as uow:
+            if uow.subscriptions.get(subscription_id) is None:
+                log.error("refund result for unknown subscription %s", subscription_id)
+                return "unknown_subscription"
+        row = self._end_if_refunded(subscription_id, "succeeded")
+        return "ended" if row.ended_reason == EndedReason.REFUNDED else "unchanged"
