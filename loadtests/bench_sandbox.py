@@ -56,7 +56,12 @@ class RawClient:
             f"Idempotence-Key: {uuid.uuid4()}\r\nYM-User-Agent: YooKassa.Python/3.13.0\r\n"
             f"Content-Length: {len(self.body)}\r\n\r\n"
         ).encode()
-        self.writer.write(head + self.body)
+        return await self.send(head + self.body)
+
+    async def send(self, request: bytes) -> int:
+        """Write one whole request; read the answer (headers, Content-Length body); return its status."""
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(request)
         status_line = await self.reader.readline()
         status = int(status_line.split()[1])
         length = 0

@@ -99,18 +99,14 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
 
     def access_cache(stop: threading.Event) -> None:
         from kinobill.events import SUBSCRIPTION_CHANGES
-        from kinobill.subscriptions.access import ActiveAccess
-        from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+        from kinobill.subscriptions.access import apply_change_event
 
-        access = ActiveAccess(
-            uow=lambda: SubscriptionsUnitOfWork(runtime.engine), now=now, sync_redis=runtime.redis
-        )
         StreamConsumer(
             runtime.redis,
             SUBSCRIPTION_CHANGES,
             "access-cache",
             consumer_name("access-cache"),
-            access.apply_change_event,
+            lambda event: apply_change_event(runtime.redis, event),
             claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
             crash_point=runtime.crash_point,
         ).run(stop)

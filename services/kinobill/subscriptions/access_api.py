@@ -3,7 +3,8 @@
 On Auth's login path, so the cached path stays on the event loop: an ``async`` route, a
 ``redis.asyncio`` client created once per process, and the service token's RS256 verification
 remembered by the token's string (:class:`~kinobill.security.VerifiedTokenCache`). Only a cache miss
-goes to the thread pool for the one SQLAlchemy query. The rules are in ``access.py``.
+goes to Postgres, still on the event loop (psycopg's async pool: see ``ActiveRows``).
+The rules are in ``access.py``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from functools import lru_cache
 
 import redis.asyncio
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from kinobill.runtime import get_runtime
 from kinobill.security import AuthenticationError, VerifiedTokenCache, service_from_claims
-from kinobill.subscriptions.access import ActiveAccess, matches
-from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.subscriptions.access import ActiveAccess, ActiveRows, matches
 from kinobill.web import ApiError, bearer_token
 
 access_router = APIRouter(prefix="/internal/v1", tags=["internal"])
@@ -36,9 +35,8 @@ def active_access() -> ActiveAccess:
     client = redis.asyncio.Redis.from_url(
         runtime.settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
     )
-    return ActiveAccess(
-        uow=lambda: SubscriptionsUnitOfWork(runtime.engine), now=runtime.clock.now, aredis=client
-    )
+    rows = ActiveRows(runtime.settings.database_url, max_size=runtime.settings.db_pool_size)
+    return ActiveAccess(rows=rows, now=runtime.clock.now, aredis=client)
 
 
 def authenticate_service(request: Request) -> None:
@@ -52,7 +50,7 @@ def authenticate_service(request: Request) -> None:
 async def active_subscriptions(user_id: uuid.UUID, request: Request) -> Response:
     """What grants the user access now: plan code, period, access until; a strong ETag (304 on match)."""
     authenticate_service(request)
-    answer, cached = await active_access().answer(user_id, run_in_threadpool)
+    answer, cached = await active_access().answer(user_id)
     headers = {"ETag": answer.etag, "Cache-Control": "no-cache", "X-Cache": "hit" if cached else "miss"}
     if matches(request.headers.get("if-none-match"), answer.etag):
         return Response(status_code=304, headers=headers)

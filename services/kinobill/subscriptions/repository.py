@@ -133,16 +133,6 @@ class SubscriptionRepository:
             query = query.where(sa.tuple_(s.c.created_at, s.c.id) < sa.tuple_(*before))
         return self.conn.execute(query).all()
 
-    def active_for_user(self, user_id: uuid.UUID) -> Sequence[sa.Row]:
-        """The user's `active` subscriptions with their plan code (Auth's access question)."""
-        s = t.subscriptions
-        query = (
-            sa.select(s, t.plans.c.code.label("plan_code"))
-            .join(t.plans, t.plans.c.id == s.c.plan_id)
-            .where(s.c.user_id == user_id, s.c.status == "active")
-        )
-        return self.conn.execute(query).all()
-
     def add_period(self, values: dict[str, Any]) -> bool:
         """Record a paid period; False when that payment or period was already recorded."""
         from sqlalchemy.dialects.postgresql import insert
