@@ -24,7 +24,11 @@ ensure_runtime_dir()
 
 @pytest.fixture(scope="session")
 def infra_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # short path: unix socket paths are limited to 107 bytes
+    # short path: unix socket paths are limited to 107 bytes. KINOBILL_TEST_DIR pins it (to read logs).
+    pinned = os.environ.get("KINOBILL_TEST_DIR")
+    if pinned:
+        Path(pinned).mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="kbt-", dir=pinned))
     return Path(tempfile.mkdtemp(prefix="kbt-"))
 
 
@@ -129,6 +133,8 @@ class Stack:
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.ports["smtp"]),
             "KINOBILL_CLAIM_IDLE_MS": "2000",
+            "KINOBILL_IDEMPOTENCY_LOCK_SECONDS": "2",
+            "KINOBILL_MAIL_CLAIM_SECONDS": "3",
         }
         self.log_dir = log_dir
         self.processes: dict[str, ServiceProcess] = {}

@@ -65,9 +65,14 @@ class Settings(BaseSettings):
 
     test_clock_enabled: bool = Field(default=False, alias="KINOBILL_TEST_CLOCK")
 
+    # How long a request holding an Idempotency-Key blocks its retries (409) before a retry may take over.
+    idempotency_lock_seconds: float = Field(default=30.0, alias="KINOBILL_IDEMPOTENCY_LOCK_SECONDS")
+
     # The renewal scheduler's policy as a JSON mapping (RenewalPolicy.from_mapping: interval, renewal_lead,
     # reminder_days, batch_size, dunning_schedule, grace_period); empty = the defaults of DESIGN.md.
     renewal_policy: str = Field(default="", alias="KINOBILL_RENEWAL_POLICY")
+
+    mail_claim_seconds: float = Field(default=60.0, alias="KINOBILL_MAIL_CLAIM_SECONDS")
 
     db_pool_size: int = 10
     db_max_overflow: int = 20

@@ -70,11 +70,13 @@ class EmailSender:
         sender: str,
         now: Callable[[], datetime],
         batch: int = 50,
+        claim: timedelta = CLAIM,
         crash_point: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.engine, self.table = engine, table
         self.smtp_host, self.smtp_port, self.sender = smtp_host, smtp_port, sender
         self.now, self.batch, self.crash_point = now, batch, crash_point
+        self.claim = claim  # a sender that dies holding a batch releases it after this long
 
     def _claim(self) -> list[Any]:
         t = self.table
@@ -91,7 +93,7 @@ class EmailSender:
                 conn.execute(
                     t.update()
                     .where(t.c.id.in_([r.id for r in rows]))
-                    .values(claimed_until=now + CLAIM, attempts=t.c.attempts + 1)
+                    .values(claimed_until=now + self.claim, attempts=t.c.attempts + 1)
                 )
             return list(rows)
 

@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import threading
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +63,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
             smtp_port=s.smtp_port,
             sender=s.mail_from,
             now=now,
+            claim=timedelta(seconds=s.mail_claim_seconds),
             crash_point=runtime.crash_point,
         ).run
 

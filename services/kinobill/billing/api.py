@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -17,7 +17,6 @@ from kinobill.billing.webhooks import NotificationHandler, SourceFilter, parse_n
 from kinobill.config import Environment
 from kinobill.domain.money import parse_rub
 from kinobill.domain.statuses import PaymentKind
-from kinobill.idempotency import IdempotencyStore, request_fingerprint
 from kinobill.runtime import get_runtime
 from kinobill.subscriptions.plans import decode_cursor, encode_cursor
 from kinobill.web import ApiError, CurrentService, CurrentUser, IdempotencyKey, StrictModel, error_response
@@ -45,13 +44,6 @@ def source_filter() -> SourceFilter:
     if s.kinobill_env != Environment.PRODUCTION:
         allowed += parse_networks("127.0.0.0/8,::1/128")  # the local sandbox
     return SourceFilter(allowed, parse_networks(s.trusted_proxies))
-
-
-def idempotency_store() -> IdempotencyStore:
-    from kinobill.billing.tables import idempotency_keys
-
-    runtime = get_runtime()
-    return IdempotencyStore(runtime.engine, idempotency_keys, runtime.clock.now)
 
 
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
@@ -93,18 +85,9 @@ def create_payment(body: PaymentCreate, service: CurrentService, key: Idempotenc
         return_url=body.return_url,
         payment_method_id=body.payment_method_id,
     )
-    payload = body.model_dump(mode="json")
-
-    def operation() -> tuple[int, Any]:
-        return 201, payment_service().create(request)
-
-    stored = idempotency_store().run(
-        f"service:{service.name}",
-        key,
-        request_fingerprint("POST", "/internal/v1/payments", payload),
-        operation,
-    )
-    return JSONResponse(stored.body, status_code=stored.status)
+    # The charge key makes this naturally idempotent (insert-or-get, then the same Idempotence-Key at
+    # YooKassa), so a crash anywhere leaves nothing a retry cannot finish: no separate key lock needed.
+    return JSONResponse(payment_service().create(request), status_code=201)
 
 
 @internal_router.get("/payments/{payment_id}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -152,12 +152,18 @@ def purchases() -> Purchases:
         billing_client(),
         runtime.clock.now,
         policy=renewal_policy(),
+        crash_point=runtime.crash_point,
     )
 
 
 def idempotency_store() -> IdempotencyStore:
     runtime = get_runtime()
-    return IdempotencyStore(runtime.engine, tables.idempotency_keys, runtime.clock.now)
+    return IdempotencyStore(
+        runtime.engine,
+        tables.idempotency_keys,
+        runtime.clock.now,
+        lock_ttl=timedelta(seconds=runtime.settings.idempotency_lock_seconds),
+    )
 
 
 ReturnUrl = Annotated[StrictStr, Field(max_length=2048, pattern=r"^https?://")]

@@ -62,8 +62,10 @@ class Purchases:
         billing: BillingClient,
         now: Callable[[], datetime],
         policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY,
+        crash_point: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.uow, self.billing, self.now, self.policy = uow, billing, now, policy
+        self.crash_point = crash_point
 
     # --- buy ----------------------------------------------------------------------------------
 
@@ -114,6 +116,7 @@ class Purchases:
                         raise
                     raise self._already_holds(existing) from None
             plan_name = uow.plans.get(sub.plan_id).name  # type: ignore[union-attr]
+        self.crash_point("subscriptions.before_payment_request")
         payment = self._initial_payment(sub, plan_name, return_url)
         return {**subscription_json(sub), "payment": payment}
 
@@ -214,7 +217,7 @@ class Purchases:
                 )
             if outcome == "late_payment":
                 # Paid after the purchase was given up or ended: money without a subscription. Never
-                # activate late; the payment is reported for a refund (issue 6's reconciler).
+                # activate late; the payment goes back in full (below, after the commit).
                 log.error(
                     "payment %s arrived for %s subscription %s", event["payment_id"], sub.status, sub.id
                 )
@@ -222,7 +225,25 @@ class Purchases:
                 saved = uow.subscriptions.save(sub, now)
                 self._tell(uow, saved, outcome, now)
             uow.commit()
-            return outcome
+        if outcome == "late_payment":
+            self._refund_late_payment(event)
+        return outcome
+
+    def _refund_late_payment(self, event: dict[str, Any]) -> None:
+        """Ask Billing to return a late payment whole. The key is the payment's, so a redelivered event
+        (this raises when Billing cannot answer, and the stream retries) lands on the same refund."""
+        refund = self.billing.create_refund(
+            f"late:{event['payment_id']}",
+            {
+                "subscription_id": str(event["subscription_id"]),
+                "user_id": str(event["user_id"]),
+                "period_index": int(event["period_index"]),
+                "requested_by": "system",
+                "full": True,
+                "payment_id": str(event["payment_id"]),
+            },
+        )
+        log.info("late payment %s: refund %s (%s)", event["payment_id"], refund["id"], refund["status"])
 
     def _tell(self, uow: SubscriptionsUnitOfWork, row: Any, outcome: str, now: datetime) -> None:
         """The change event for Auth's cache, and the user's e-mail, in the same transaction."""
