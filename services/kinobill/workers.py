@@ -19,8 +19,8 @@ import os
 import signal
 import socket
 import threading
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from kinobill.billing import tables as billing_tables
