@@ -64,6 +64,25 @@ def test_kinobill_run_serves_plans_and_stops_cleanly(tmp_path: Path):
         assert {p["code"] for p in plans.json()["items"]} >= {"basic", "premium"}
         assert httpx.get(f"http://127.0.0.1:{ports['mailbox']}/api/messages").json()["items"] == []
         assert httpx.get(f"http://127.0.0.1:{ports['sandbox']}/sandbox/health").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{ports['admin']}/healthz").status_code == 200
+        assert "login: admin / " in banner
+        # Another shell, no DATABASE_URL or REDIS_URL: commands find the running stack through KINOBILL_HOME.
+        bare = {k: v for k, v in env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        shown = subprocess.run([*kinobill, "clock", "--show"], env=bare, capture_output=True, text=True)
+        assert shown.returncode == 0 and "test clock:" in shown.stdout, shown.stderr
+        users = subprocess.run(
+            [
+                *kinobill,
+                "admin",
+                "shell",
+                "-c",
+                "from django.contrib.auth.models import User; print(User.objects.count())",
+            ],
+            env=bare,
+            capture_output=True,
+            text=True,
+        )
+        assert users.returncode == 0 and users.stdout.strip().splitlines()[-1] == "1", users.stderr
 
         family = psutil.Process(run.pid).children(recursive=True)
         assert len(family) >= 5

@@ -144,6 +144,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_workers(get_runtime(), args.only.split(",") if args.only else None)
 
 
+def cmd_admin(args: argparse.Namespace) -> int:
+    from kinobill_admin.manage import main as manage
+
+    return manage(args.rest)
+
+
 def cmd_jwt_capacity(args: argparse.Namespace) -> int:
     from kinobill.auth_client.capacity import main as capacity_main
 
@@ -195,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--only", help="comma-separated roles (default: all)")
     worker.set_defaults(func=cmd_worker)
 
+    admin = sub.add_parser(
+        "admin", help="the Django admin's manage.py, e.g. `kinobill admin createsuperuser`"
+    )
+    admin.add_argument("rest", nargs=argparse.REMAINDER)
+    admin.set_defaults(func=cmd_admin)
+
     capacity = sub.add_parser("jwt-capacity", help="how many subscriptions fit in an access token")
     capacity.add_argument("rest", nargs=argparse.REMAINDER)
     capacity.set_defaults(func=cmd_jwt_capacity)
@@ -204,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     ensure_runtime_dir()
     args = build_parser().parse_args(argv)
+    if args.command not in ("run", "serve", "worker", "mailbox"):
+        from kinobill.stack import load_stack_env
+
+        load_stack_env(_home())  # commands in another shell reach the running local stack
     return int(args.func(args) or 0)
 
 

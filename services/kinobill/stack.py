@@ -6,7 +6,9 @@ Embedded Postgres and Redis unless DATABASE_URL / REDIS_URL point elsewhere; dat
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -56,6 +58,7 @@ def stack_environment(home: Path, ports: Ports, database_url: str, redis_url: st
             "SMTP_PORT": str(ports.smtp),
             "PYTHONUNBUFFERED": "1",
             "KINOBILL_SERVICE_TOKEN": service_token,
+            "ADMIN_SERVICE_TOKEN": service_token,
         }
     )
     env.setdefault("YOOKASSA_API_URL", f"http://127.0.0.1:{ports.sandbox}/v3")
@@ -64,6 +67,36 @@ def stack_environment(home: Path, ports: Ports, database_url: str, redis_url: st
     if env["KINOBILL_ENV"] != "production":
         env.setdefault("KINOBILL_TEST_CLOCK", "1")
     return env
+
+
+SHARED_KEYS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SUBSCRIPTIONS_URL",
+    "BILLING_URL",
+    "ADMIN_SERVICE_TOKEN",
+    "KINOBILL_SERVICE_TOKEN",
+    "JWT_PUBLIC_KEY_FILE",
+    "SERVICE_JWT_PUBLIC_KEY_FILE",
+    "KINOBILL_ENV",
+    "KINOBILL_TEST_CLOCK",
+    "YOOKASSA_API_URL",
+)
+
+
+def write_stack_env(home: Path, env: dict[str, str]) -> None:
+    """What `kinobill <command>` in another shell needs to reach this stack (see load_stack_env)."""
+    path = home / "stack.json"
+    path.write_text(json.dumps({k: env[k] for k in SHARED_KEYS if k in env}, indent=2))
+    path.chmod(0o600)
+
+
+def load_stack_env(home: Path) -> None:
+    """Fill the environment from a running local stack's stack.json, without overriding what is set."""
+    path = home / "stack.json"
+    if path.exists():
+        for key, value in json.loads(path.read_text()).items():
+            os.environ.setdefault(key, value)
 
 
 def children(ports: Ports) -> list[Child]:
@@ -92,6 +125,11 @@ def children(ports: Ports) -> list[Child]:
         ),
         # Outbox relays, stream consumers, mail, reconciler and the renewal scheduler (on its interval).
         Child("worker", [*kb, "worker"], None),
+        Child(
+            "admin",
+            [py, "-m", "kinobill_admin", "--port", str(ports.admin)],
+            f"http://127.0.0.1:{ports.admin}/healthz",
+        ),
     ]
 
 
@@ -121,6 +159,7 @@ class Stack:
         try:
             database_url, redis_url = self.start_infrastructure()
             env = stack_environment(self.home, self.ports, database_url, redis_url)
+            write_stack_env(self.home, env)
             from kinobill import migrations
             from kinobill.seed import seed_demo_plans
 
@@ -134,8 +173,9 @@ class Stack:
                     child.process = subprocess.Popen(
                         child.args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
                     )
-            self._wait_healthy(deadline=time.monotonic() + 60)
-            self._banner(database_url, redis_url, seeded, log_dir)
+            self._wait_healthy(deadline=time.monotonic() + 90)
+            admin_password = self._ensure_admin_user(env)
+            self._banner(database_url, redis_url, seeded, log_dir, admin_password)
             while not self._stopping:
                 for child in self.children:
                     if child.process and child.process.poll() is not None:
@@ -173,10 +213,40 @@ class Stack:
                 if pending:
                     time.sleep(0.1)
 
-    def _banner(self, database_url: str, redis_url: str, seeded: int, log_dir: Path) -> None:
+    def _ensure_admin_user(self, env: dict[str, str]) -> str:
+        """A first admin account for a fresh local stack (never in production): admin / a random password."""
+        password_file = self.home / "admin-password"
+        if env.get("KINOBILL_ENV") == "production":
+            return "(production: create one with `kinobill admin createsuperuser`)"
+        if not password_file.exists():
+            password = secrets.token_urlsafe(12)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "kinobill_admin.manage",
+                    "createsuperuser",
+                    "--noinput",
+                    "--username",
+                    "admin",
+                    "--email",
+                    "admin@kinobill.local",
+                ],
+                env={**env, "DJANGO_SUPERUSER_PASSWORD": password},
+                check=True,
+                capture_output=True,
+            )
+            password_file.write_text(password)
+            password_file.chmod(0o600)
+        return f"admin / {password_file.read_text().strip()}"
+
+    def _banner(
+        self, database_url: str, redis_url: str, seeded: int, log_dir: Path, admin_login: str
+    ) -> None:
         p = self.ports
         print(
             "\nKinobill is running (Ctrl-C stops everything):\n"
+            f"  Admin              http://127.0.0.1:{p.admin}   (login: {admin_login})\n"
             f"  Subscriptions API  http://127.0.0.1:{p.subscriptions}   (docs: /docs)\n"
             f"  Billing API        http://127.0.0.1:{p.billing}   (docs: /docs)\n"
             f"  YooKassa sandbox   http://127.0.0.1:{p.sandbox}/v3\n"
