@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # reminder_days, batch_size, dunning_schedule, grace_period); empty = the defaults of DESIGN.md.
     renewal_policy: str = Field(default="", alias="KINOBILL_RENEWAL_POLICY")
 
+    abandon_purchase_after_seconds: float = Field(
+        default=7200.0, alias="KINOBILL_ABANDON_PURCHASE_AFTER_SECONDS"
+    )
     mail_claim_seconds: float = Field(default=60.0, alias="KINOBILL_MAIL_CLAIM_SECONDS")
 
     db_pool_size: int = 10

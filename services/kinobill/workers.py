@@ -9,6 +9,7 @@ Roles (all by default; `--only` picks some, so Kubernetes can run each as its ow
   scheduler                            renewal passes every policy.interval (subscriptions/renewals.py)
   mail-subscriptions, mail-billing     e-mails → SMTP
   reconcile-billing                    payments and refunds not final after their deadline → ask YooKassa
+  reconcile-subscriptions              purchases whose payment was never created → ended (abandoned.py)
 SIGTERM stops every loop after its current step.
 """
 
@@ -86,6 +87,19 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
 
         periodic(lambda: payment_service().reconcile_once() + refund_service().reconcile_once(), 1.0)(stop)
 
+    def reconcile_subscriptions(stop: threading.Event) -> None:
+        from kinobill.subscriptions.abandoned import AbandonedPurchases
+        from kinobill.subscriptions.api import billing_client
+        from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+
+        abandoned = AbandonedPurchases(
+            lambda: SubscriptionsUnitOfWork(runtime.engine),
+            billing_client(),
+            now,
+            timedelta(seconds=s.abandon_purchase_after_seconds),
+        )
+        periodic(abandoned.run_pass, 5.0)(stop)
+
     def refund_results(stop: threading.Event) -> None:
         from kinobill.subscriptions.refund_api import cancellations
 
@@ -162,6 +176,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         "mail-subscriptions": mail(subscription_tables.emails),
         "mail-billing": mail(billing_tables.emails),
         "reconcile-billing": reconcile_billing,
+        "reconcile-subscriptions": reconcile_subscriptions,
     }
 
 

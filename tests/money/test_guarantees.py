@@ -288,3 +288,38 @@ def test_the_reconciler_finishes_a_payment_whose_create_outcome_was_unknown(stac
     assert again.json()["payment"]["id"] == str(payment_id)
     activate(stack, buyer, {**again.json(), "id": str(sub_id)})
     assert_single_outcome(stack, db, buyer, str(sub_id))
+
+
+def test_a_purchase_whose_payment_was_never_created_ends_after_the_payment_term(
+    stack, db, plan, buyer, redis_url
+):
+    """Subscriptions dies between committing the purchase and asking Billing, and nobody retries."""
+    from datetime import timedelta
+
+    import redis
+
+    from kinobill.clock import TestClock
+
+    crashing = stack.start("subscriptions", {"KINOBILL_CRASH_POINTS": "subscriptions.before_payment_request"})
+    with pytest.raises(httpx.HTTPError):
+        buyer.buy(plan["id"])
+    assert crashing.wait_exit(30) == 97
+    stack.start("subscriptions")
+    with db.connect() as conn:
+        sub_id = conn.execute(
+            sa.text("SELECT id FROM subscriptions.subscriptions WHERE user_id = :u"), {"u": buyer.user_id}
+        ).scalar_one()
+    assert buyer.subscription(str(sub_id))["status"] == "awaiting_payment"
+    clock = TestClock(redis.Redis.from_url(redis_url))
+    try:
+        clock.advance(timedelta(hours=3))
+        ended = wait_until(
+            lambda: (s := buyer.subscription(str(sub_id)))["status"] == "ended" and s,
+            timeout=30,
+            message="the abandoned purchase to end",
+        )
+        assert ended["ended_reason"] == "payment_failed"
+        again = buyer.buy(plan["id"])
+        assert again.status_code == 201, again.text
+    finally:
+        clock.reset()

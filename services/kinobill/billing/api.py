@@ -90,6 +90,13 @@ def create_payment(body: PaymentCreate, service: CurrentService, key: Idempotenc
     return JSONResponse(payment_service().create(request), status_code=201)
 
 
+@internal_router.get("/payments")
+def list_payments_of_subscription(subscription_id: uuid.UUID, _: CurrentService) -> dict:
+    """Every payment of one subscription, newest first (what Subscriptions' reconciler asks)."""
+    rows = payment_service().list_for_subscription(subscription_id)
+    return {"items": [payment_json(r) for r in rows], "next_cursor": None}
+
+
 @internal_router.get("/payments/{payment_id}")
 def get_payment_internal(payment_id: uuid.UUID, _: CurrentService) -> dict:
     row = payment_service().get(payment_id)

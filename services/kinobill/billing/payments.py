@@ -354,6 +354,12 @@ class PaymentService:
         with self.engine.connect() as conn:
             return list(conn.execute(query.limit(limit)).all())
 
+    def list_for_subscription(self, subscription_id: uuid.UUID) -> list[Any]:
+        p = t.payments
+        query = sa.select(p).where(p.c.subscription_id == subscription_id).order_by(p.c.created_at.desc())
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).all())
+
     def get(self, payment_id: uuid.UUID) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id)).first()

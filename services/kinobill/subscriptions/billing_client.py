@@ -24,6 +24,14 @@ class BillingClient:
     def create_refund(self, idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._post("/internal/v1/refunds", idempotency_key, body)
 
+    def payments_of(self, subscription_id: str) -> list[dict[str, Any]]:
+        try:
+            response = self._http.get("/internal/v1/payments", params={"subscription_id": subscription_id})
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "billing_unavailable", "billing did not answer") from exc
+        return list(response.json()["items"])
+
     def _post(self, path: str, idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
             response = self._http.post(path, json=body, headers={"Idempotency-Key": idempotency_key})
