@@ -4,10 +4,12 @@
         Authorization: Bearer <service token>        -> 401 {"error": {...}} without it
         200 {"user_id": ..., "items": [...]} + strong ETag; If-None-Match == ETag -> 304, no body
 
-It exists so the client's tests run against a real HTTP server (uvicorn on a loopback port, in a
-background thread) until the lead wires the real Subscriptions service into these tests; then the
-fixtures in ``conftest.py`` should start that instead, and the knobs below (``mode``, ``fail_next``,
-``delay``) become fault injection around it.
+The real endpoint exists (``kinobill.subscriptions.access_api``) and the client is tested against it
+in ``test_against_subscriptions.py`` and ``tests/access/test_auth_client.py`` (real ETags and 304s,
+the real token check, invalidation by real change events, stale answers while the real process is
+stopped). This stand-in stays for what the real service cannot be made to do on demand: answer 503
+to every request or to the next k only, answer slowly, answer for a chosen user with chosen items
+and counted requests, or run code in the middle of a request (the races in ``test_client.py``).
 
 Knobs, all safe to flip from the test thread:
 

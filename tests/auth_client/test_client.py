@@ -1,4 +1,9 @@
-"""The client against a real HTTP server speaking the contract (see contract_server.py)."""
+"""The client against a stand-in HTTP server speaking the contract (see contract_server.py).
+
+Kept on the stand-in because these tests need what the real service cannot produce on demand: 503s
+(all, or the next k), slow answers, exact request counts per user, code run mid-request. The
+client against the real Subscriptions service: test_against_subscriptions.py, tests/access/.
+"""
 
 from __future__ import annotations
 
