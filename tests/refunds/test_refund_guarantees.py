@@ -245,3 +245,20 @@ def test_a_crash_between_the_provider_call_and_the_commit_makes_one_refund(stack
     assert refunded_amount(db, sub["payment"]["id"]) == rows[0].amount == parse_rub(retried.json()["amount"])
     assert 29900 * 17 // 31 <= rows[0].amount <= 29900 * 19 // 28  # 18-19 days of a 28-31-day month left
     assert buyer.subscription(sub["id"])["ended_reason"] == "refunded"
+
+
+def test_a_payment_that_arrives_after_the_purchase_ended_goes_back_in_full(stack, plan, buyer, db):
+    bought = buyer.buy(plan["id"]).json()
+    cancelled = buyer.subscriptions.post(f"/api/v1/subscriptions/{bought['id']}/cancel").json()
+    assert (cancelled["status"], cancelled["ended_reason"]) == ("ended", "cancelled")
+    stack.sandbox.confirm(bought["payment"]["provider_payment_id"], SUCCESS_CARD)  # the user pays anyway
+
+    rows = wait_until(
+        lambda: [r for r in refunds_of(db, bought["id"]) if r.status == "succeeded"] or None,
+        message="the late payment's refund",
+    )
+    assert [r.amount for r in rows] == [29900]
+    assert len(provider_refunds(stack, str(rows[0].id))) == 1
+    assert refunded_amount(db, bought["payment"]["id"]) == 29900
+    after = buyer.subscription(bought["id"])
+    assert (after["status"], after["ended_reason"]) == ("ended", "cancelled")  # never activated late
