@@ -1,4 +1,4 @@
-"""Declined renewals follow the dunning schedule; reminders go out once per period; cancel ends at period end."""
+"""Declined renewals follow the dunning schedule; one reminder per period; cancel ends at period end."""
 
 from __future__ import annotations
 
