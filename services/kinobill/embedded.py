@@ -5,8 +5,11 @@ Nothing here is used in production: there DATABASE_URL and REDIS_URL point at re
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -97,6 +100,7 @@ class EmbeddedRedis:
             cmd,
             stdout=subprocess.DEVNULL,
             stderr=open(self.directory / "redis.log", "ab"),  # noqa: SIM115
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         client = redis.Redis.from_url(self.url)
@@ -121,6 +125,13 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None
+
+
+def die_with_parent() -> None:
+    """In a child process: get SIGTERM when the parent dies (even by SIGKILL), so nothing is orphaned."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def ensure_runtime_dir() -> None:

@@ -166,7 +166,7 @@ class LocalKeys:
 
 
 def mint_user_token(
-    private_pem: bytes,
+    private_pem: bytes | rsa.RSAPrivateKey,
     user_id: uuid.UUID,
     *,
     email: str | None = None,
@@ -189,7 +189,11 @@ def mint_user_token(
 
 
 def mint_service_token(
-    private_pem: bytes, name: str, *, audience: str = "kinobill-internal", ttl: int = 30 * 24 * 3600
+    private_pem: bytes | rsa.RSAPrivateKey,
+    name: str,
+    *,
+    audience: str = "kinobill-internal",
+    ttl: int = 30 * 24 * 3600,
 ) -> str:
     now = int(time.time())
     claims = {"sub": f"service:{name}", "aud": audience, "iat": now, "exp": now + ttl}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from kinobill.embedded import EmbeddedPostgres, EmbeddedRedis
+from kinobill.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
 from kinobill.security import LocalKeys, mint_service_token
 
 
@@ -102,6 +102,7 @@ def load_stack_env(home: Path) -> None:
 def children(ports: Ports) -> list[Child]:
     py = sys.executable
     kb = [py, "-m", "kinobill.cli"]
+    workers = ["--workers", os.environ.get("KINOBILL_WEB_WORKERS", "1")]
     return [
         Child(
             "mailbox",
@@ -115,12 +116,12 @@ def children(ports: Ports) -> list[Child]:
         ),
         Child(
             "subscriptions",
-            [*kb, "serve", "subscriptions", "--port", str(ports.subscriptions)],
+            [*kb, "serve", "subscriptions", "--port", str(ports.subscriptions), *workers],
             f"http://127.0.0.1:{ports.subscriptions}/readyz",
         ),
         Child(
             "billing",
-            [*kb, "serve", "billing", "--port", str(ports.billing)],
+            [*kb, "serve", "billing", "--port", str(ports.billing), *workers],
             f"http://127.0.0.1:{ports.billing}/readyz",
         ),
         # Outbox relays, stream consumers, mail, reconciler and the renewal scheduler (on its interval).
@@ -171,7 +172,12 @@ class Stack:
             for child in self.children:
                 with open(log_dir / f"{child.name}.log", "ab") as out:
                     child.process = subprocess.Popen(
-                        child.args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                        child.args,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        preexec_fn=die_with_parent,
                     )
             self._wait_healthy(deadline=time.monotonic() + 90)
             admin_password = self._ensure_admin_user(env)

@@ -149,7 +149,6 @@ class PaymentService:
                 "type": "redirect",
                 "return_url": row.return_url or "https://kinobill.local/return",
             }
-        self._count_attempt(row.id)
         try:
             provider = dict(self.gateway.create_payment(params, str(row.id)))
         except OutcomeUnknown as exc:
@@ -160,24 +159,20 @@ class PaymentService:
                 "the payment provider did not answer; retry with the same Idempotency-Key",
             ) from exc
         except ProviderRejected as exc:
-            return self._settle(row.id, None, rejected=str(exc))
+            return self._settle(row.id, None, rejected=str(exc), attempted=True)
         self.crash_point("billing.after_provider_create")
-        return self.apply_provider_object(row.id, provider)
-
-    def _count_attempt(self, payment_id: uuid.UUID) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.payments.update()
-                .where(t.payments.c.id == payment_id)
-                .values(provider_attempts=t.payments.c.provider_attempts + 1)
-            )
+        return self._settle(row.id, provider, attempted=True)
 
     def _note_unknown(self, payment_id: uuid.UUID, error: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 t.payments.update()
                 .where(t.payments.c.id == payment_id)
-                .values(last_error=error[:500], next_check_at=self.now() + UNKNOWN_OUTCOME_RECHECK)
+                .values(
+                    last_error=error[:500],
+                    next_check_at=self.now() + UNKNOWN_OUTCOME_RECHECK,
+                    provider_attempts=t.payments.c.provider_attempts + 1,
+                )
             )
 
     # --- settle -------------------------------------------------------------------------------
@@ -187,8 +182,13 @@ class PaymentService:
         return self._settle(payment_id, provider)
 
     def _settle(
-        self, payment_id: uuid.UUID, provider: dict[str, Any] | None, rejected: str | None = None
+        self,
+        payment_id: uuid.UUID,
+        provider: dict[str, Any] | None,
+        rejected: str | None = None,
+        attempted: bool = False,
     ) -> Any:
+        """One transaction: record the provider's view (and a create attempt); settle if final."""
         now = self.now()
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -197,6 +197,8 @@ class PaymentService:
             if row.status != PaymentStatus.PENDING:
                 return row  # final states never change: duplicates and late news are no-ops
             values: dict[str, Any] = {"updated_at": now}
+            if attempted:
+                values["provider_attempts"] = t.payments.c.provider_attempts + 1
             reason: str | None
             party: str | None
             if rejected is not None:
