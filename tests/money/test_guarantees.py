@@ -323,3 +323,27 @@ def test_a_purchase_whose_payment_was_never_created_ends_after_the_payment_term(
         assert again.status_code == 201, again.text
     finally:
         clock.reset()
+
+
+def test_a_lost_webhook_is_recovered_by_reconciliation_on_demand(stack, db, plan, buyer, tokens):
+    purchase = buyer.buy(plan["id"]).json()
+    stack.sandbox.add_fault("webhook_drop", endpoint="*", count=1)
+    stack.sandbox.confirm(purchase["payment"]["provider_payment_id"], SUCCESS_CARD)
+    assert buyer.subscription(purchase["id"])["status"] == "awaiting_payment"
+    response = httpx.post(
+        f"{stack.billing_url}/internal/v1/reconcile",
+        headers=tokens.service_headers(),
+        json={"subscription_id": purchase["id"]},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["settled_payments"] == 1
+    wait_until(lambda: buyer.subscription(purchase["id"])["status"] == "active", message="activation")
+    assert_single_outcome(stack, db, buyer, purchase["id"])
+    again = httpx.post(
+        f"{stack.billing_url}/internal/v1/reconcile",
+        headers=tokens.service_headers(),
+        json={"subscription_id": purchase["id"]},
+        timeout=30,
+    ).json()
+    assert again["pending_payments"] == 0

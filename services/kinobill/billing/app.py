@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from kinobill.billing import refund_api
+from kinobill.billing import reconcile_api, refund_api
 from kinobill.billing.api import internal_router, user_router, webhook_router
 from kinobill.runtime import get_runtime
 from kinobill.web import build_app
@@ -19,6 +19,7 @@ def create_app() -> FastAPI:
             internal_router,
             refund_api.user_router,
             refund_api.internal_router,
+            reconcile_api.internal_router,
             webhook_router,
         ],
         engine=lambda: get_runtime().engine,

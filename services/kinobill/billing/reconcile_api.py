@@ -1,0 +1,54 @@
+"""Operators' "re-run reconciliation now" for one subscription: ask YooKassa about everything unsettled."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+
+from kinobill.billing import tables as t
+from kinobill.billing.api import payment_service
+from kinobill.billing.refund_api import refund_service
+from kinobill.runtime import get_runtime
+from kinobill.web import CurrentService, StrictModel
+
+internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
+
+
+class ReconcileRequest(StrictModel):
+    subscription_id: uuid.UUID
+
+
+@internal_router.post("/reconcile")
+def reconcile_subscription(body: ReconcileRequest, _: CurrentService) -> dict:
+    """Drive this subscription's pending payments and refunds to a final state now, if YooKassa knows it."""
+    with get_runtime().engine.connect() as conn:
+        payments = (
+            conn.execute(
+                sa.select(t.payments.c.id).where(
+                    t.payments.c.subscription_id == body.subscription_id, t.payments.c.status == "pending"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        refunds = (
+            conn.execute(
+                sa.select(t.refunds.c.id).where(
+                    t.refunds.c.subscription_id == body.subscription_id, t.refunds.c.status == "pending"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    payment_svc, refund_svc = payment_service(), refund_service()
+    settled_payments = sum(1 for p in payments if payment_svc.reconcile_payment(p))
+    settled_refunds = sum(1 for r in refunds if refund_svc.reconcile_refund(r))
+    return {
+        "subscription_id": str(body.subscription_id),
+        "pending_payments": len(payments),
+        "settled_payments": settled_payments,
+        "pending_refunds": len(refunds),
+        "settled_refunds": settled_refunds,
+    }
