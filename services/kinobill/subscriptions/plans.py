@@ -86,7 +86,13 @@ class PlanCatalogue:
             )
             if "code" in changes and changes["code"] != current.code and uow.plans.by_code(changes["code"]):
                 raise ApiError(409, "plan_code_taken", f"a plan with code {changes['code']!r} already exists")
-            row = uow.plans.update(plan_id, {**changes, "updated_at": self.now()})
+            now = self.now()
+            row = uow.plans.update(plan_id, {**changes, "updated_at": now})
+            for period, column in (("month", "price_month"), ("year", "price_year")):
+                if getattr(row, column) != getattr(current, column):
+                    uow.plans.notify_price_change(
+                        row, period, getattr(current, column), getattr(row, column), now
+                    )
             uow.commit()
             return plan_json(row)
 

@@ -72,6 +72,39 @@ class PlanRepository:
             query = query.where(sa.tuple_(p.c.created_at, p.c.id) > sa.tuple_(*after))
         return self.conn.execute(query).all()
 
+    def notify_price_change(self, plan: sa.Row, period: str, old: int, new: int, at: datetime) -> int:
+        """Queue one e-mail per renewing subscriber of this plan and period, set-based (one statement)."""
+        from kinobill.domain.money import format_rub
+
+        s, e = t.subscriptions, t.emails
+        subject = f"{plan.name}: the {period}ly price changes from your next renewal"
+        body = (
+            f"The price of {plan.name} changes from {format_rub(old)} to {format_rub(new)} RUB a {period}. "
+            "It applies from your next renewal; the period you paid for stays as it is."
+        )
+        stamp = at.isoformat()
+        subscribers = sa.select(
+            sa.func.gen_random_uuid(),
+            sa.func.concat(f"price-change:{plan.id}:{period}:{stamp}:", s.c.id),
+            s.c.user_id,
+            s.c.user_email,
+            sa.literal("plan_price_changed"),
+            sa.literal(subject),
+            sa.literal(body),
+        ).where(
+            s.c.plan_id == plan.id,
+            s.c.period == period,
+            s.c.status == "active",
+            s.c.auto_renew.is_(True),
+            s.c.user_email.is_not(None),
+        )
+        result = self.conn.execute(
+            e.insert().from_select(
+                ["id", "dedupe_key", "user_id", "to_address", "kind", "subject", "body"], subscribers
+            )
+        )
+        return int(result.rowcount)
+
     def count(self) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.plans)).scalar_one())
 
