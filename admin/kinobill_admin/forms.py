@@ -12,6 +12,7 @@ from django.utils import timezone
 from kinobill.domain.errors import DomainError
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.plans import MIN_PRICE, validate_plan_code
+from kinobill_admin import clock
 from kinobill_admin.models import Plan
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local", "step": "60"}, format="%Y-%m-%dT%H:%M")
@@ -94,7 +95,7 @@ class PlanForm(forms.Form):
         start: datetime | None = data.get("sale_start")
         end: datetime | None = data.get("sale_end")
         if end is not None:
-            effective_start = start or timezone.now()
+            effective_start = start or clock.now()
             if end <= effective_start:
                 self.add_error("sale_end", "The sale must end after it starts.")
         if self.plan is not None and data.get("loaded_version"):

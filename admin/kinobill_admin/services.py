@@ -111,12 +111,14 @@ def end_plan_sale(plan_id: str) -> dict[str, Any]:
 
 
 def cancel_subscription(subscription_id: str) -> dict[str, Any]:
+    """Auto-renew off (an unpaid purchase ends); 200 with the subscription. Twice is harmless."""
     return subscriptions_api().request("POST", f"/internal/v1/subscriptions/{subscription_id}/cancel")[1]
 
 
 def refund_subscription(subscription_id: str, idempotency_key: str) -> dict[str, Any]:
-    """Billing computes the amount by the same rule as the user's refund; the key makes retries safe."""
-    return billing_api().request(
+    """Subscriptions checks the subscription and asks Billing, which computes the amount by the same rule
+    as the user's refund; 202 with the refund plus its ``subscription``. The key makes retries replay."""
+    return subscriptions_api().request(
         "POST",
         f"/internal/v1/subscriptions/{subscription_id}/refund",
         headers={"Idempotency-Key": idempotency_key},
@@ -124,6 +126,7 @@ def refund_subscription(subscription_id: str, idempotency_key: str) -> dict[str,
 
 
 def reconcile_subscription(subscription_id: str) -> dict[str, Any]:
-    return billing_api().request("POST", "/internal/v1/reconcile", json={"subscription_id": subscription_id})[
-        1
-    ]
+    """Billing asks YooKassa about this subscription's pending payments and refunds now; 200 with
+    ``{subscription_id, pending_payments, settled_payments, pending_refunds, settled_refunds}``."""
+    body = {"subscription_id": subscription_id}
+    return billing_api().request("POST", "/internal/v1/reconcile", json=body)[1]

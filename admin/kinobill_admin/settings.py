@@ -64,6 +64,14 @@ BILLING_URL = os.environ.get("BILLING_URL", "http://127.0.0.1:8002").rstrip("/")
 ADMIN_SERVICE_TOKEN = os.environ.get("ADMIN_SERVICE_TOKEN", "")
 SERVICE_TIMEOUT_SECONDS = float(os.environ.get("ADMIN_SERVICE_TIMEOUT_SECONDS", "10"))
 
+# The services' shared test clock (kinobill_admin.clock): refused in production, like the services do.
+KINOBILL_TEST_CLOCK = os.environ.get("KINOBILL_TEST_CLOCK", "").strip().lower() in ("1", "true", "yes", "on")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if KINOBILL_TEST_CLOCK and PRODUCTION:
+    raise ImproperlyConfigured("KINOBILL_TEST_CLOCK is refused when KINOBILL_ENV=production")
+if KINOBILL_TEST_CLOCK and not REDIS_URL:
+    raise ImproperlyConfigured("KINOBILL_TEST_CLOCK=1 needs REDIS_URL (the offset is kept in Redis)")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

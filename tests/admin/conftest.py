@@ -1,5 +1,6 @@
-"""The admin under test: Django set up in this process over the session's real Postgres, talking to a
-real Subscriptions process; staff users of each role; helpers to arrange service rows with SQL."""
+"""The admin under test: Django set up in this process over the session's real Postgres, talking to the
+session's real Subscriptions and Billing (the `stack`: worker, mailbox, YooKassa sandbox too) with a service
+token; staff users of each role; real purchases (the money suite's `plan` and `buyer`); SQL arrangers."""
 
 from __future__ import annotations
 
@@ -10,21 +11,44 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from money.conftest import buyer, plan  # noqa: F401 - the real purchase flow's fixtures, reused
 from support import free_port
 
-ADMIN_ENV_KEYS = ("DATABASE_URL", "SUBSCRIPTIONS_URL", "BILLING_URL", "ADMIN_SERVICE_TOKEN", "KINOBILL_ENV")
+ADMIN_ENV_KEYS = (
+    "DATABASE_URL",
+    "SUBSCRIPTIONS_URL",
+    "BILLING_URL",
+    "ADMIN_SERVICE_TOKEN",
+    "KINOBILL_ENV",
+    "KINOBILL_TEST_CLOCK",
+    "REDIS_URL",
+)
 
 
 @pytest.fixture(scope="session")
-def admin_env(migrated_database: str, subscriptions_service: str, tokens) -> dict[str, str]:
-    """What an admin process needs; BILLING_URL points at a closed port until Billing's endpoints exist."""
+def admin_env(migrated_database: str, redis_url: str, stack, tokens) -> dict[str, str]:
+    """What an admin process needs: the session's real services, a service token, the shared test clock."""
     return {
         "DATABASE_URL": migrated_database,
-        "SUBSCRIPTIONS_URL": subscriptions_service,
-        "BILLING_URL": f"http://127.0.0.1:{free_port()}",
+        "SUBSCRIPTIONS_URL": stack.subscriptions_url,
+        "BILLING_URL": stack.billing_url,
         "ADMIN_SERVICE_TOKEN": tokens.service("admin"),
         "KINOBILL_ENV": "test",
+        "KINOBILL_TEST_CLOCK": "1",
+        "REDIS_URL": redis_url,
     }
+
+
+@pytest.fixture()
+def test_clock(redis_url: str) -> Iterator:
+    """The services' shared test clock (the admin reads it too); back to real time afterwards."""
+    import redis
+
+    from kinobill.clock import TestClock
+
+    clock = TestClock(redis.Redis.from_url(redis_url), refresh=0)
+    yield clock
+    clock.reset()
 
 
 @pytest.fixture(scope="session")

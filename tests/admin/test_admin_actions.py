@@ -1,191 +1,196 @@
-"""Subscription actions: cancel, refund (Idempotency-Key), reconcile.
+"""Subscription actions against the real services: cancel and refund (Subscriptions), reconcile (Billing).
 
-The real endpoints are being built by the lead; until then the requests the admin makes are checked
-against a recording stub that answers in the agreed contract, and the real-service tests are skipped.
+Every subscription here is bought through the real purchase flow (Subscriptions → Billing → YooKassa
+sandbox → webhook); the admin calls the session's real services with its service token. What the admin
+did is checked where it lands: the services' tables, the sandbox's journal, the mailbox, the audit log.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-from admin_arrange import new_plan, paid_subscription
+import sqlalchemy as sa
+from admin_buy import bought
 from django.test import override_settings
 
-
-class Stub:
-    """An HTTP server recording requests and answering with the next queued (status, body)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.answers: list[tuple[int, dict]] = []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                stub.requests.append(
-                    {
-                        "path": self.path,
-                        "headers": dict(self.headers),
-                        "body": json.loads(raw) if raw else None,
-                    }
-                )
-                status, body = (
-                    stub.answers.pop(0) if stub.answers else (500, {"error": {"code": "x", "message": "x"}})
-                )
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from kinobill.billing import tables as billing
+from kinobill.subscriptions import tables as subs
+from money.conftest import mail_to
+from support import free_port, wait_until
 
 
-@pytest.fixture()
-def stub():
-    server = Stub()
-    with override_settings(SUBSCRIPTIONS_URL=server.url, BILLING_URL=server.url):
-        yield server
-    server.close()
+def billing_refunds(engine: sa.Engine, subscription_id: str) -> list:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(billing.refunds).where(billing.refunds.c.subscription_id == subscription_id)
+            )
+        )
 
 
-@pytest.fixture()
-def sub(django_ready, db_engine):
-    return paid_subscription(db_engine, new_plan(db_engine))
+def urls(sub: dict) -> tuple[str, str, str, str]:
+    base = f"/subscriptions/{sub['id']}/"
+    return base, f"{base}cancel/", f"{base}refund/", f"{base}reconcile/"
 
 
-def refund_answer(sub: dict, amount: str = "299.00") -> dict:
-    refund_id = str(uuid.uuid4())
-    return {
-        "id": refund_id,
-        "payment_id": str(sub["payment_id"]),
-        "subscription_id": str(sub["id"]),
-        "amount": amount,
-        "status": "pending",
-        "status_url": f"/api/v1/refunds/{refund_id}",
-        "created_at": "2026-01-01T00:00:00+00:00",
-    }
+def new_key() -> str:
+    return f"admin-refund-{uuid.uuid4()}"
 
 
-def test_refund_sends_the_page_key_and_the_service_token(
-    operator_client, operator_user, stub, sub, admin_env
-):
-    from kinobill_admin.models import AuditEntry
-
-    page = operator_client.get(f"/subscriptions/{sub['id']}/")
-    key = page.context["refund_key"]
-    stub.answers = [(202, refund_answer(sub)), (202, refund_answer(sub))]
-    first = operator_client.post(f"/subscriptions/{sub['id']}/refund/", {"idempotency_key": key}, follow=True)
-    assert "Refund of 299.00 RUB requested" in first.content.decode()
-    operator_client.post(f"/subscriptions/{sub['id']}/refund/", {"idempotency_key": key})  # double submit
-    assert [r["path"] for r in stub.requests] == [f"/internal/v1/subscriptions/{sub['id']}/refund"] * 2
-    assert [r["headers"]["Idempotency-Key"] for r in stub.requests] == [
-        key,
-        key,
-    ]  # a replay, not a 2nd refund
-    assert stub.requests[0]["headers"]["Authorization"] == f"Bearer {admin_env['ADMIN_SERVICE_TOKEN']}"
-    entries = AuditEntry.objects.filter(action="subscription.refund", target_id=str(sub["id"]))
-    assert entries.count() == 2
-    assert {e.details["idempotency_key"] for e in entries} == {key}
-    assert all(e.actor_id == operator_user.id and e.outcome == "ok" for e in entries)
-    # visible: on the subscription page and in the audit log
-    assert "subscription.refund" in operator_client.get(f"/subscriptions/{sub['id']}/").content.decode()
-    assert str(sub["id"]) in operator_client.get("/audit/", {"action": "subscription."}).content.decode()
-
-
-def test_each_page_view_mints_a_new_refund_key(operator_client, sub):
-    keys = {operator_client.get(f"/subscriptions/{sub['id']}/").context["refund_key"] for _ in range(2)}
-    assert len(keys) == 2
-
-
-def test_a_refused_refund_is_shown_and_audited_as_an_error(operator_client, stub, sub):
-    from kinobill_admin.models import AuditEntry
-
-    stub.answers = [(422, {"error": {"code": "refund_period_over", "message": "The period ended"}})]
-    response = operator_client.post(
-        f"/subscriptions/{sub['id']}/refund/", {"idempotency_key": "k-1"}, follow=True
-    )
-    assert "The period ended (refund_period_over)" in response.content.decode()
-    entry = AuditEntry.objects.get(action="subscription.refund", target_id=str(sub["id"]))
-    assert entry.outcome == "error" and "refund_period_over" in entry.message
-
-
-def test_cancel_and_reconcile_call_their_endpoints(operator_client, stub, sub):
-    from kinobill_admin.models import AuditEntry
-
-    stub.answers = [
-        (200, {"id": str(sub["id"]), "auto_renew": False, "status": "active"}),
-        (200, {"checked": 1, "fixed": 0}),
-    ]
-    cancel = operator_client.post(f"/subscriptions/{sub['id']}/cancel/", follow=True)
-    assert "Auto-renew is off" in cancel.content.decode()
-    reconcile = operator_client.post(f"/subscriptions/{sub['id']}/reconcile/", follow=True)
-    assert "Reconciliation ran" in reconcile.content.decode()
-    assert [r["path"] for r in stub.requests] == [
-        f"/internal/v1/subscriptions/{sub['id']}/cancel",
-        "/internal/v1/reconcile",
-    ]
-    assert stub.requests[1]["body"] == {"subscription_id": str(sub["id"])}
-    actions = set(AuditEntry.objects.filter(target_id=str(sub["id"])).values_list("action", "outcome"))
-    assert actions == {("subscription.cancel", "ok"), ("subscription.reconcile", "ok")}
-
-
-def test_an_unreachable_service_is_an_error_not_a_crash(operator_client, sub, admin_env):
-    from kinobill_admin.models import AuditEntry
-
-    # BILLING_URL of the session points at a closed port
-    response = operator_client.post(f"/subscriptions/{sub['id']}/reconcile/", follow=True)
-    assert response.status_code == 200 and "service_unavailable" in response.content.decode()
-    assert AuditEntry.objects.get(target_id=str(sub["id"])).outcome == "error"
-
-
-# --- against the real services (the lead's endpoints) -------------------------------------------
-
-
-@pytest.mark.skip(reason="needs the lead's endpoint: POST /internal/v1/subscriptions/{id}/cancel")
-def test_cancel_through_the_real_subscriptions_service(operator_client, sub):
+def test_operator_cancels_a_real_subscription(stack, plan, buyer, operator_client, operator_user):
     from kinobill_admin.models import AuditEntry, Subscription
 
-    operator_client.post(f"/subscriptions/{sub['id']}/cancel/")
+    sub = bought(stack, plan, buyer)
+    detail, cancel, _, _ = urls(sub)
+    response = operator_client.post(cancel, follow=True)
+    assert "Auto-renew is off; access stays until the period ends." in response.content.decode()
+
     stored = Subscription.objects.get(pk=sub["id"])
     assert stored.auto_renew is False and stored.status == "active"  # access stays until the period ends
-    assert AuditEntry.objects.get(action="subscription.cancel", target_id=str(sub["id"])).outcome == "ok"
+    assert buyer.subscription(sub["id"])["auto_renew"] is False  # the service's own answer agrees
+    entry = AuditEntry.objects.get(action="subscription.cancel", target_id=sub["id"])
+    assert entry.outcome == "ok" and entry.actor_id == operator_user.id
+    assert entry.details["result"]["auto_renew"] is False
+    wait_until(
+        lambda: any("cancelled" in m["subject"] for m in mail_to(stack, buyer.email)),
+        message="the cancellation e-mail (sent by Subscriptions, not the admin)",
+    )
+    page = operator_client.get(detail).content.decode()
+    assert 'id="cancel-button"' not in page and "subscription.cancel" in page
 
 
-@pytest.mark.skip(reason="needs the lead's endpoint: POST /internal/v1/subscriptions/{id}/refund (Billing)")
-def test_refund_through_the_real_billing_service(operator_client, sub, billing_service):
-    from kinobill_admin.models import AuditEntry, Refund
+def test_operator_refunds_a_subscription_bought_minutes_ago_in_full_once(
+    stack, plan, buyer, operator_client, operator_user, db_engine
+):
+    from kinobill_admin.models import AuditEntry, Payment, Subscription
 
-    with override_settings(BILLING_URL=billing_service):
-        key = operator_client.get(f"/subscriptions/{sub['id']}/").context["refund_key"]
-        operator_client.post(f"/subscriptions/{sub['id']}/refund/", {"idempotency_key": key})
-        operator_client.post(f"/subscriptions/{sub['id']}/refund/", {"idempotency_key": key})
-    entries = AuditEntry.objects.filter(action="subscription.refund", target_id=str(sub["id"]))
+    sub = bought(stack, plan, buyer)
+    detail, _, refund, _ = urls(sub)
+    page = operator_client.get(detail)
+    key = page.context["refund_key"]
+    assert page.context["estimate"]["amount"] == "299.00"  # the rule now: the first days give it all back
+
+    first = operator_client.post(refund, {"idempotency_key": key}, follow=True).content.decode()
+    assert "Refund of 299.00 RUB requested (status: succeeded)." in first
+    assert "The subscription has ended (refunded)." in first
+    # the same form submitted again (double click, retried POST): a replay of the same refund
+    again = operator_client.post(refund, {"idempotency_key": key}, follow=True).content.decode()
+    assert "Refund of 299.00 RUB requested (status: succeeded)." in again
+
+    rows = billing_refunds(db_engine, sub["id"])
+    assert [(r.amount, r.status) for r in rows] == [(29900, "succeeded")]  # one refund, the whole payment
+    created_at_yookassa = stack.sandbox.journal(
+        operation="refunds.create", replayed=False, http_status=200, idempotence_key=str(rows[0].id)
+    )
+    assert len(created_at_yookassa) == 1
+    payment = Payment.objects.get(pk=sub["payment_id"])
+    assert payment.refunded_amount == payment.amount == 29900
+    stored = Subscription.objects.get(pk=sub["id"])
+    assert (stored.status, stored.ended_reason) == ("ended", "refunded")
+
+    entries = list(
+        AuditEntry.objects.filter(action="subscription.refund", target_id=sub["id"]).order_by("id")
+    )
     assert [e.outcome for e in entries] == ["ok", "ok"], [e.message for e in entries]
-    assert entries[0].details["result"]["id"] == entries[1].details["result"]["id"]
-    assert Refund.objects.filter(subscription_id=sub["id"]).count() == 1
+    assert {e.details["result"]["id"] for e in entries} == {str(rows[0].id)}
+    assert all(e.details["idempotency_key"] == key and e.actor_id == operator_user.id for e in entries)
+
+    listed = operator_client.get("/refunds/", {"q": buyer.email})
+    assert [str(r.id) for r in listed.context["page"].rows] == [str(rows[0].id)]
+    assert "299.00" in listed.content.decode()
+    after = operator_client.get(detail).content.decode()
+    assert 'id="refund-button"' not in after and str(rows[0].id) in after
+
+    # another attempt with a fresh key is the service's refusal, shown as such; still one refund
+    refused = operator_client.post(refund, {"idempotency_key": new_key()}, follow=True).content.decode()
+    assert "this subscription was already refunded (already_refunded)" in refused
+    assert len(billing_refunds(db_engine, sub["id"])) == 1
 
 
-@pytest.mark.skip(reason="needs the lead's endpoint: POST /internal/v1/reconcile (Billing)")
-def test_reconcile_through_the_real_billing_service(operator_client, sub, billing_service):
+def test_a_refund_the_service_refuses_is_shown_and_audited_as_an_error(
+    stack, plan, buyer, operator_client, db_engine
+):
+    from kinobill_admin.models import AuditEntry, Subscription
+
+    sub = bought(stack, plan, buyer, confirm=False)  # bought, never paid
+    _, _, refund, _ = urls(sub)
+    response = operator_client.post(refund, {"idempotency_key": new_key()}, follow=True)
+    assert response.status_code == 200
+    assert (
+        "subscription.refund failed: nothing was paid for this subscription yet (nothing_paid)"
+        in response.content.decode()
+    )
+    entry = AuditEntry.objects.get(action="subscription.refund", target_id=sub["id"])
+    assert entry.outcome == "error" and "nothing_paid" in entry.message
+    assert billing_refunds(db_engine, sub["id"]) == []
+    assert Subscription.objects.get(pk=sub["id"]).status == "awaiting_payment"
+
+
+def test_reconcile_settles_a_payment_whose_webhook_was_lost(stack, plan, buyer, operator_client):
+    from kinobill_admin.models import AuditEntry, Payment, Subscription
+
+    sub = bought(stack, plan, buyer, drop_webhook=True)  # YooKassa took the money; we never heard of it
+    assert Payment.objects.get(pk=sub["payment_id"]).status == "pending"
+    assert Subscription.objects.get(pk=sub["id"]).status == "awaiting_payment"
+    _, _, _, reconcile = urls(sub)
+
+    response = operator_client.post(reconcile, follow=True)
+    assert (
+        "Reconciliation ran: 1 of 1 pending payments and 0 of 0 pending refunds settled."
+        in response.content.decode()
+    )
+    entry = AuditEntry.objects.get(action="subscription.reconcile", target_id=sub["id"])
+    assert entry.outcome == "ok"
+    assert entry.details["result"] == {
+        "subscription_id": sub["id"],
+        "pending_payments": 1,
+        "settled_payments": 1,
+        "pending_refunds": 0,
+        "settled_refunds": 0,
+    }
+    assert Payment.objects.get(pk=sub["payment_id"]).status == "succeeded"
+    wait_until(
+        lambda: Subscription.objects.get(pk=sub["id"]).status == "active", message="activation via the stream"
+    )
+
+
+def test_support_gets_403_for_each_action_and_no_service_is_called(
+    stack, plan, buyer, support_client, operator_client, db_engine
+):
+    from kinobill_admin.models import AuditEntry, Payment, Subscription
+
+    # pending on our side: a cancel would end the purchase, a reconcile would settle the payment
+    sub = bought(stack, plan, buyer, drop_webhook=True)
+    _, cancel, refund, reconcile = urls(sub)
+    key = new_key()
+    for url, data in [(cancel, {}), (refund, {"idempotency_key": key}), (reconcile, {})]:
+        assert support_client.post(url, data).status_code == 403, url
+
+    assert not AuditEntry.objects.filter(target_id=sub["id"]).exists()
+    assert Subscription.objects.get(pk=sub["id"]).status == "awaiting_payment"  # no cancel reached it
+    assert Payment.objects.get(pk=sub["payment_id"]).status == "pending"  # no reconcile reached Billing
+    with db_engine.connect() as conn:  # no refund request reached Subscriptions (it records every key)
+        keys = conn.execute(sa.select(sa.func.count()).where(subs.idempotency_keys.c.key == key)).scalar_one()
+    assert keys == 0
+    assert billing_refunds(db_engine, sub["id"]) == []
+
+    # the same reconcile by an operator does reach Billing: the checks above could have failed
+    operator_client.post(reconcile)
+    assert Payment.objects.get(pk=sub["payment_id"]).status == "succeeded"
+
+
+def test_an_unreachable_service_is_an_error_not_a_crash(stack, plan, buyer, operator_client):
     from kinobill_admin.models import AuditEntry
 
-    with override_settings(BILLING_URL=billing_service):
-        operator_client.post(f"/subscriptions/{sub['id']}/reconcile/")
-    assert AuditEntry.objects.get(action="subscription.reconcile", target_id=str(sub["id"])).outcome == "ok"
+    sub = bought(stack, plan, buyer)
+    _, _, _, reconcile = urls(sub)
+    with override_settings(BILLING_URL=f"http://127.0.0.1:{free_port()}"):  # a closed port
+        response = operator_client.post(reconcile, follow=True)
+    assert response.status_code == 200 and "service_unavailable" in response.content.decode()
+    assert AuditEntry.objects.get(target_id=sub["id"]).outcome == "error"
+
+
+def test_each_page_view_mints_a_new_refund_key(stack, plan, buyer, operator_client):
+    sub = bought(stack, plan, buyer, confirm=False)
+    keys = {operator_client.get(f"/subscriptions/{sub['id']}/").context["refund_key"] for _ in range(2)}
+    assert len(keys) == 2

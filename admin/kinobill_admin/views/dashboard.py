@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from kinobill.domain.money import format_rub
+from kinobill_admin import clock
 from kinobill_admin.charts import bar_chart, column_chart
 from kinobill_admin.models import (
     BillingEmail,
@@ -83,7 +84,7 @@ def stuck_operations(now) -> dict:
 
 @staff_view
 def dashboard(request: HttpRequest) -> HttpResponse:
-    now = timezone.now()
+    now = clock.now()
     first = timezone.localdate(now) - timedelta(days=DAYS - 1)
     since = timezone.make_aware(timezone.datetime.combine(first, timezone.datetime.min.time()))
 

@@ -6,10 +6,9 @@ from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kinobill_admin import audit, services
+from kinobill_admin import audit, clock, services
 from kinobill_admin.forms import PlanForm
 from kinobill_admin.models import Plan
 from kinobill_admin.roles import can_operate, operator_view, staff_view
@@ -20,7 +19,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
     plans = Plan.objects.annotate(
         open_subscriptions=Count("subscription", filter=~Q(subscription__status="ended"))
     ).order_by("-created_at")
-    now = timezone.now()
+    now = clock.now()
     rows = [(plan, plan.on_sale_at(now)) for plan in plans]
     return render(request, "kinobill_admin/plan_list.html", {"rows": rows, "now": now})
 
@@ -120,7 +119,7 @@ def plan_edit(request: HttpRequest, plan_id: str) -> HttpResponse:
     if not can_operate(request.user):
         for field in form.fields.values():
             field.disabled = True
-    on_sale = plan.on_sale_at(timezone.now())
+    on_sale = plan.on_sale_at(clock.now())
     return render(request, "kinobill_admin/plan_form.html", {"form": form, "plan": plan, "on_sale": on_sale})
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from kinobill.domain.errors import DomainError
 from kinobill.domain.money import format_rub
 from kinobill.domain.refunds import quote_refund
-from kinobill_admin import audit, services
+from kinobill_admin import audit, clock, services
 from kinobill_admin.forms import SubscriptionFilter, as_uuid
 from kinobill_admin.models import (
     AuditEntry,
@@ -85,7 +85,7 @@ def refund_estimate(sub: Subscription, periods: list[SubscriptionPeriod]) -> dic
             already_refunded=already,
             period_start=latest.starts_at,
             period_end=latest.ends_at,
-            now=timezone.now(),
+            now=clock.now(),
         )
     except (DomainError, ValueError) as exc:
         return {"amount": None, "text": str(exc)}
@@ -154,6 +154,28 @@ def _act(
     return redirect("subscription_detail", subscription_id=sub.id)
 
 
+def cancel_done(result: dict[str, Any]) -> str:
+    if result.get("status") == "ended":
+        return f"The purchase is cancelled ({result.get('ended_reason')}); nothing was charged."
+    return "Auto-renew is off; access stays until the period ends."
+
+
+def refund_done(result: dict[str, Any]) -> str:
+    text = f"Refund of {result.get('amount', '?')} RUB requested (status: {result.get('status', '?')})."
+    sub = result.get("subscription") or {}
+    if sub.get("status") == "ended":
+        return f"{text} The subscription has ended ({sub.get('ended_reason')})."
+    return f"{text} The subscription ends when YooKassa confirms the refund."
+
+
+def reconcile_done(result: dict[str, Any]) -> str:
+    return (
+        f"Reconciliation ran: {result.get('settled_payments', 0)} of {result.get('pending_payments', 0)} "
+        f"pending payments and {result.get('settled_refunds', 0)} of {result.get('pending_refunds', 0)} "
+        "pending refunds settled."
+    )
+
+
 @require_POST
 @operator_view
 def subscription_cancel(request: HttpRequest, subscription_id: str) -> HttpResponse:
@@ -164,7 +186,7 @@ def subscription_cancel(request: HttpRequest, subscription_id: str) -> HttpRespo
         "subscription.cancel",
         lambda: services.cancel_subscription(str(sub.id)),
         {},
-        lambda _: "Auto-renew is off; access stays until the period ends.",
+        cancel_done,
     )
 
 
@@ -179,7 +201,7 @@ def subscription_refund(request: HttpRequest, subscription_id: str) -> HttpRespo
         "subscription.refund",
         lambda: services.refund_subscription(str(sub.id), key),
         {"idempotency_key": key},
-        lambda r: f"Refund of {r.get('amount', '?')} RUB requested (status: {r.get('status', '?')}).",
+        refund_done,
     )
 
 
@@ -193,5 +215,5 @@ def subscription_reconcile(request: HttpRequest, subscription_id: str) -> HttpRe
         "subscription.reconcile",
         lambda: services.reconcile_subscription(str(sub.id)),
         {},
-        lambda r: f"Reconciliation ran: {r}",
+        reconcile_done,
     )
