@@ -29,3 +29,7 @@ def _clock() -> Clock:
 
 def now() -> datetime:
     return _clock().now()
+
+
+def uses_test_clock() -> bool:
+    return bool(settings.KINOBILL_TEST_CLOCK)

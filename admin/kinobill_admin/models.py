@@ -103,6 +103,8 @@ class Subscription(ReadOnlyModel):
     period_index = models.IntegerField(null=True)
     current_period_start = models.DateTimeField(null=True)
     current_period_end = models.DateTimeField(null=True)
+    purchase_key = models.TextField(null=True)  # the buyer's Idempotency-Key (migration 0002)
+    price = models.BigIntegerField()  # kopecks charged for the first period (migration 0002)
     payment_method_id = models.TextField(null=True)
     failed_attempts = models.IntegerField()
     next_attempt_at = models.DateTimeField(null=True)
@@ -115,6 +117,10 @@ class Subscription(ReadOnlyModel):
     class Meta(ReadOnlyModel.Meta):
         db_table = 'subscriptions"."subscriptions'
         ordering = ["-created_at", "-id"]
+
+    @property
+    def price_rub(self) -> str:
+        return format_rub(self.price)
 
 
 class SubscriptionPeriod(ReadOnlyModel, MoneyMixin):
@@ -179,6 +185,7 @@ class Payment(ReadOnlyModel, MoneyMixin):
     provider_status = models.TextField(null=True)
     provider_payment_id = models.TextField(null=True)
     confirmation_url = models.TextField(null=True)
+    return_url = models.TextField(null=True)
     payment_method_id = models.TextField(null=True)
     saved_payment_method_id = models.TextField(null=True)
     cancellation_party = models.TextField(null=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def test_database_url_forms(django_ready):
     # imported here: importing the settings module before django_ready would freeze an empty environment
@@ -43,3 +45,19 @@ def test_production_requires_a_secret_key_and_passes_the_deploy_check():
     assert missing.returncode != 0 and "DJANGO_SECRET_KEY is required" in missing.stderr
     ok = run_check({**base, "DJANGO_SECRET_KEY": "k" * 60, "ALLOWED_HOSTS": "admin.kinobill.example"})
     assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize("value", ["1", "true"])
+def test_production_refuses_the_test_clock(value):
+    refused = run_check(
+        {
+            "PATH": "/usr/bin:/bin",
+            "KINOBILL_ENV": "production",
+            "DATABASE_URL": "postgresql://x@127.0.0.1/x",
+            "DJANGO_SECRET_KEY": "k" * 60,
+            "ALLOWED_HOSTS": "admin.kinobill.example",
+            "KINOBILL_TEST_CLOCK": value,
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+        }
+    )
+    assert refused.returncode != 0 and "KINOBILL_TEST_CLOCK is refused" in refused.stderr

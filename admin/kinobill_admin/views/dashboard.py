@@ -121,5 +121,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "active_chart": bar_chart(active, label="Active subscriptions by plan"),
         "stuck": stuck_operations(now),
         "stuck_after_minutes": int(STUCK_AFTER.total_seconds() // 60),
+        "now": now,
+        "test_clock": clock.uses_test_clock(),
     }
     return render(request, "kinobill_admin/dashboard.html", context)
