@@ -1,6 +1,7 @@
-"""The console in headless Chromium against a real admin process, a real Subscriptions service and Postgres.
+"""The console in headless Chromium against a real admin process, the session's real services and Postgres.
 
-Screenshots go to test-artifacts/admin/. Rows the purchase flow will create later are arranged with SQL.
+Screenshots go to test-artifacts/admin/. The first journey reads rows arranged with SQL (old payments,
+webhooks); the refund journey acts on a subscription bought through the real purchase flow.
 Django's ORM is not used while Playwright runs (its sync API runs an event loop in this thread).
 """
 
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from admin_arrange import new_plan, paid_subscription, refund_row
+from admin_buy import bought
 
+from kinobill.billing import tables as billing
 from kinobill.subscriptions import tables as subs
 
 CHROMIUM = "/usr/bin/chromium"
@@ -121,23 +124,51 @@ def test_operator_logs_in_creates_a_plan_finds_a_subscription_and_sees_its_money
     page.screenshot(path=str(ARTIFACTS / "08-audit.png"), full_page=True)
 
 
-@pytest.mark.skip(reason="needs the lead's endpoint: POST /internal/v1/subscriptions/{id}/refund (Billing)")
-def test_operator_refunds_a_subscription_and_sees_the_refund(
-    admin_process, operator_login, db_engine, browser_page
+def test_operator_refunds_a_subscription_bought_through_the_real_flow(
+    admin_process, operator_login, stack, plan, buyer, db_engine, browser_page
 ):
     from playwright.sync_api import expect
 
+    sub = bought(stack, plan, buyer)  # arrange: bought and paid in the sandbox, active
     base, page = admin_process.base_url, browser_page
-    sub = paid_subscription(
-        db_engine, new_plan(db_engine), email=f"refund-{uuid.uuid4().hex[:6]}@example.com"
-    )
+
     log_in(page, base, *operator_login)
-    page.goto(f"{base}/subscriptions/?q={sub['email']}")
+    code = f"r{uuid.uuid4().hex[:8]}"
+    page.click("text=Plans")
+    page.click("text=+ New plan")
+    page.fill("#id_code", code)
+    page.fill("#id_name", "Refund journey plan")
+    page.fill("#id_price_month", "399.00")
+    page.fill("#id_price_year", "3990.00")
+    page.click("text=Create plan")
+    expect(page.locator(".messages")).to_contain_text(f"Plan {code} created")
+
+    page.click("header >> text=Subscriptions")
+    page.fill("#id_q", sub["email"])
+    page.click("#filters button[type=submit]")
+    expect(page.locator("#subscriptions tr")).to_have_count(2)  # header + the one subscription
     page.click(f"text={sub['id']}")
+    expect(page.locator("#sub-status")).to_have_text("active")
+    expect(page.locator("#sub-price")).to_contain_text("299.00")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#refund-button")
-    expect(page.locator(".messages")).to_contain_text("Refund of")
+    expect(page.locator(".messages")).to_contain_text("Refund of 299.00 RUB requested (status: succeeded)")
+    expect(page.locator(".messages")).to_contain_text("The subscription has ended (refunded)")
+    expect(page.locator("#sub-status")).to_have_text("ended")
+    expect(page.locator("#refund-button")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "09-refund-requested.png"), full_page=True)
+
     page.goto(f"{base}/refunds/?q={sub['email']}")
-    expect(page.locator("table.refunds tr")).to_have_count(2)
+    rows = page.locator("table.refunds tr")
+    expect(rows).to_have_count(2)  # header + the one refund
+    expect(rows.nth(1)).to_contain_text("299.00")
+    expect(rows.nth(1)).to_contain_text("succeeded")
     page.screenshot(path=str(ARTIFACTS / "10-refund-listed.png"), full_page=True)
+
+    with db_engine.connect() as conn:
+        refunds = conn.execute(
+            sa.select(billing.refunds.c.amount, billing.refunds.c.status).where(
+                billing.refunds.c.subscription_id == sub["id"]
+            )
+        ).all()
+    assert [tuple(r) for r in refunds] == [(29900, "succeeded")]  # made by the real services, once
