@@ -50,16 +50,15 @@ def paid_subscription(
     sub_id, user_id, payment_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     email = email or f"u{uuid.uuid4().hex[:8]}@example.com"
     provider_payment_id = f"pay-{uuid.uuid4().hex[:16]}"
-    extra = {"price": amount} if "price" in subs.subscriptions.c else {}  # columns added by later migrations
     with engine.begin() as conn:
         conn.execute(
             subs.subscriptions.insert().values(
-                **extra,
                 id=sub_id,
                 user_id=user_id,
                 user_email=email,
                 plan_id=plan["id"],
                 period="month",
+                price=amount,
                 status=status,
                 ended_reason="cancelled" if status == "ended" else None,
                 auto_renew=auto_renew,
