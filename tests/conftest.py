@@ -6,6 +6,7 @@ environment point the tests at servers of your own instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import uuid
@@ -20,6 +21,8 @@ from support import ServiceProcess, free_port, kinobill_command
 from yookassa_sandbox.testing import start_sandbox
 
 ensure_runtime_dir()
+# pgserver logs from an atexit hook, after pytest has closed its capture streams: keep it quiet.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
