@@ -157,6 +157,11 @@ def test_a_plan_with_subscriptions_cannot_be_deleted(api, tokens, migrated_datab
     response = api.delete(f"/internal/v1/plans/{plan['id']}", headers=tokens.service_headers())
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "plan_has_subscriptions"
+    renamed = api.patch(
+        f"/internal/v1/plans/{plan['id']}", json={"code": "renamed-plan"}, headers=tokens.service_headers()
+    )
+    assert renamed.status_code == 409
+    assert renamed.json()["error"]["code"] == "plan_code_immutable"
 
 
 def test_internal_api_needs_a_service_token(api, tokens):

@@ -84,8 +84,16 @@ class PlanCatalogue:
                 merged["sale_start"],
                 merged["sale_end"],
             )
-            if "code" in changes and changes["code"] != current.code and uow.plans.by_code(changes["code"]):
-                raise ApiError(409, "plan_code_taken", f"a plan with code {changes['code']!r} already exists")
+            if "code" in changes and changes["code"] != current.code:
+                if uow.plans.by_code(changes["code"]):
+                    raise ApiError(
+                        409, "plan_code_taken", f"a plan with code {changes['code']!r} already exists"
+                    )
+                if uow.plans.has_subscriptions(plan_id):
+                    # The code is in users' access tokens and Auth's caches: it names the plan for good.
+                    raise ApiError(
+                        409, "plan_code_immutable", "the code of a plan that has subscriptions cannot change"
+                    )
             now = self.now()
             row = uow.plans.update(plan_id, {**changes, "updated_at": now})
             for period, column in (("month", "price_month"), ("year", "price_year")):
