@@ -48,7 +48,7 @@ from kinobill.subscriptions.repository import to_entity
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "kinobill:access:"
-ENTRY_TTL_MS = 15 * 60 * 1000  # a last bound: plan-code renames (no change event) show within this
+ENTRY_TTL_MS = 15 * 60 * 1000  # a last bound (plan codes cannot change once a plan has subscriptions)
 GENERATION_TTL_MS = 24 * 3600 * 1000  # only has to outlive a fill (milliseconds); refreshed on INCR
 FOREVER_US = 2**62  # valid_until of an answer with no items: nothing in it can end
 
