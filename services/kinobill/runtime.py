@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from kinobill.clock import Clock, SystemClock, TestClock
 from kinobill.config import Settings, get_settings
 from kinobill.db import engine_for
-from kinobill.security import TokenVerifier, service_verifier, user_verifier
+from kinobill.security import TokenVerifier, VerifiedTokenCache, service_verifier, user_verifier
 
 
 @dataclass
@@ -44,8 +44,9 @@ class Runtime:
         return user_verifier(self.settings)
 
     @cached_property
-    def service_tokens(self) -> TokenVerifier:
-        return service_verifier(self.settings)
+    def service_tokens(self) -> VerifiedTokenCache:
+        # Services present the same long-lived token on every call: verify it once, until its exp.
+        return VerifiedTokenCache(service_verifier(self.settings))
 
     def crash_point(self, name: str) -> None:
         """Die here, without cleanup, when KINOBILL_CRASH_POINTS names this point (crash tests only)."""

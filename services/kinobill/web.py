@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import redis
 import sqlalchemy as sa
@@ -28,7 +28,6 @@ from kinobill.runtime import get_runtime
 from kinobill.security import (
     AuthenticationError,
     ServicePrincipal,
-    TokenVerifier,
     UserPrincipal,
     service_from_claims,
     user_from_claims,
@@ -45,6 +44,10 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+class TokenDecoder(Protocol):
+    def decode(self, token: str) -> dict: ...
 
 
 class ApiError(Exception):
@@ -177,7 +180,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def user_dependency(verifier: Callable[[], TokenVerifier]) -> Callable[[Request], UserPrincipal]:
+def user_dependency(verifier: Callable[[], TokenDecoder]) -> Callable[[Request], UserPrincipal]:
     def current_user(request: Request) -> UserPrincipal:
         try:
             return user_from_claims(verifier().decode(bearer_token(request)))
@@ -187,7 +190,7 @@ def user_dependency(verifier: Callable[[], TokenVerifier]) -> Callable[[Request]
     return current_user
 
 
-def service_dependency(verifier: Callable[[], TokenVerifier]) -> Callable[[Request], ServicePrincipal]:
+def service_dependency(verifier: Callable[[], TokenDecoder]) -> Callable[[Request], ServicePrincipal]:
     def current_service(request: Request) -> ServicePrincipal:
         try:
             return service_from_claims(verifier().decode(bearer_token(request)))

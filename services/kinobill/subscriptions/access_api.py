@@ -16,16 +16,11 @@ import redis.asyncio
 from fastapi import APIRouter, Request, Response
 
 from kinobill.runtime import get_runtime
-from kinobill.security import AuthenticationError, VerifiedTokenCache, service_from_claims
+from kinobill.security import AuthenticationError, service_from_claims
 from kinobill.subscriptions.access import ActiveAccess, ActiveRows, matches
 from kinobill.web import ApiError, bearer_token
 
 access_router = APIRouter(prefix="/internal/v1", tags=["internal"])
-
-
-@lru_cache(maxsize=1)
-def service_tokens() -> VerifiedTokenCache:
-    return VerifiedTokenCache(get_runtime().service_tokens)
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +36,7 @@ def active_access() -> ActiveAccess:
 
 def authenticate_service(request: Request) -> None:
     try:
-        service_from_claims(service_tokens().decode(bearer_token(request)))
+        service_from_claims(get_runtime().service_tokens.decode(bearer_token(request)))
     except AuthenticationError as exc:
         raise ApiError(401, "unauthorized", f"invalid service token: {exc}") from exc
 
