@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 
 from money.conftest import mail_to
@@ -23,6 +24,14 @@ def test_purchase_confirmed_with_a_test_card_activates_once(stack, plan, buyer):
     assert payment["confirmation_url"].startswith(stack.sandbox.base_url)
     assert payment["amount"] == "299.00"
 
+    provider = httpx.get(
+        f"{stack.sandbox.api_url}/payments/{payment['provider_payment_id']}",
+        auth=(stack.sandbox.shop_id, stack.sandbox.secret_key),
+    ).json()
+    return_url = provider["confirmation"]["return_url"]
+    assert return_url == f"{stack.subscriptions_url}/return/{body['id']}"  # no return_url given: ours
+    assert "being confirmed" in httpx.get(return_url).text
+
     stack.sandbox.confirm(payment["provider_payment_id"], SUCCESS_CARD)
 
     active = wait_until(
@@ -35,6 +44,7 @@ def test_purchase_confirmed_with_a_test_card_activates_once(stack, plan, buyer):
     )
     assert any("is active" in s for s in subjects)
     assert any("received" in s for s in subjects)
+    assert "is active" in httpx.get(return_url).text
     history = buyer.payments()
     assert [p["status"] for p in history] == ["succeeded"]
     assert history[0]["paid_at"]
@@ -117,7 +127,6 @@ def test_purchase_needs_an_idempotency_key(plan, buyer):
 
 
 def test_a_plan_off_sale_cannot_be_bought(stack, tokens, plan, buyer):
-    import httpx
 
     httpx.post(
         f"{stack.subscriptions_url}/internal/v1/plans/{plan['id']}/end-sale", headers=tokens.service_headers()

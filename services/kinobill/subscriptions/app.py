@@ -8,6 +8,7 @@ from kinobill.runtime import get_runtime
 from kinobill.subscriptions import refund_api
 from kinobill.subscriptions.access_api import access_router
 from kinobill.subscriptions.api import internal_router, user_router
+from kinobill.subscriptions.return_page import return_router
 from kinobill.web import build_app
 
 
@@ -21,6 +22,7 @@ def create_app() -> FastAPI:
             access_router,
             refund_api.user_router,
             refund_api.internal_router,
+            return_router,
         ],
         engine=lambda: get_runtime().engine,
         redis_client=lambda: get_runtime().redis,

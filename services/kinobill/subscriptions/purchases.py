@@ -27,6 +27,7 @@ from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.notices import queue_renewal_notice
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.subscriptions.return_page import return_url_for
 from kinobill.web import ApiError
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class Purchases:
                 "kind": "initial",
                 "amount": format_rub(sub.price),
                 "description": f"Kinobill {plan_name}, 1 {sub.period}",
-                "return_url": return_url,
+                "return_url": return_url or return_url_for(sub.id),
             },
         )
 
