@@ -1,0 +1,241 @@
+"""kopf handlers for ``RenewalSchedule``: validate the spec, run scheduler passes on a timer, report status.
+
+Adapters only. The spec is read by :meth:`RenewalPolicy.from_mapping` (which owns every rule about it), a
+pass is :meth:`RenewalScheduler.run_pass`; the handlers translate between a custom resource and those
+calls, and write ``status`` back:
+
+* ``status.conditions``: ``Valid`` (the spec is a policy), ``Ready`` (the last pass succeeded),
+  ``Suspended``; each with ``reason``, ``message``, ``lastTransitionTime`` and ``observedGeneration``.
+* ``status.policy``: the effective policy (defaults filled in), ``status.observedGeneration``.
+* ``status.lastRunAt`` and ``status.lastResult`` (``reminded``, ``remindersSkipped``, ``chargesRequested``,
+  ``ended``, ``batches``) after each pass.
+
+kopf timers have one fixed interval per handler, so the timer ticks every ``tick`` seconds and a pass
+runs when ``spec.interval`` has passed since ``status.lastRunAt`` (so the effective granularity is the
+tick; the chart's default is 10 s against a default interval of 60 s).
+
+The handlers reach the database through ``memo.backend`` (a :class:`Backend`): the startup handler builds
+it from the process environment (``DATABASE_URL``; the shared test clock outside production), and tests
+put their own in the memo.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from kinobill.domain.errors import InvalidRenewalPolicy
+from kinobill.domain.schedule import RenewalPolicy
+from kinobill.subscriptions.renewals import PassResult, RenewalScheduler
+from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill_operator import GROUP, PLURAL, VERSION
+
+# Spec fields that steer the operator itself; everything else is the policy.
+OPERATOR_FIELDS = frozenset({"suspended"})
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What a pass needs: a unit of work over the Subscriptions schema and the time source."""
+
+    uow: Callable[[], SubscriptionsUnitOfWork]
+    now: Callable[[], datetime]
+
+
+def backend_from_environment() -> Backend:
+    from kinobill.runtime import get_runtime
+
+    runtime = get_runtime()
+    return Backend(lambda: SubscriptionsUnitOfWork(runtime.engine), runtime.clock.now)
+
+
+def policy_of(spec: Mapping[str, Any]) -> RenewalPolicy:
+    """The spec as a policy; raises :class:`InvalidRenewalPolicy` with a message fit for a condition."""
+    return RenewalPolicy.from_mapping({k: v for k, v in spec.items() if k not in OPERATOR_FIELDS})
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def policy_status(policy: RenewalPolicy) -> dict[str, Any]:
+    return {_camel(k): v for k, v in policy.to_mapping().items()}
+
+
+def result_status(result: PassResult) -> dict[str, int]:
+    return {_camel(k): v for k, v in result.as_dict().items()}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def set_condition(
+    conditions: Any,
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int | None,
+) -> list[dict[str, Any]]:
+    """A new conditions list with ``type_`` set; ``lastTransitionTime`` moves only when the status does."""
+    current = [dict(c) for c in (conditions or [])]
+    previous = next((c for c in current if c.get("type") == type_), None)
+    condition = {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message[:1024],
+        "lastTransitionTime": (
+            previous["lastTransitionTime"]
+            if previous and previous.get("status") == status and previous.get("lastTransitionTime")
+            else _iso(now)
+        ),
+    }
+    if generation is not None:
+        condition["observedGeneration"] = generation
+    return [c for c in current if c.get("type") != type_] + [condition]
+
+
+def _backend(memo: Any) -> Backend:
+    backend = getattr(memo, "backend", None)
+    if not isinstance(backend, Backend):
+        raise kopf.TemporaryError("the operator's backend is not configured yet", delay=5)
+    return backend
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- handlers ---------------------------------------------------------------------------------------
+
+
+def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    """Startup: the database backend from the environment unless one was given (tests)."""
+    settings.posting.level = logging.WARNING  # Kubernetes Events only for problems
+    if not isinstance(getattr(memo, "backend", None), Backend):
+        memo.backend = backend_from_environment()
+
+
+def validate(
+    spec: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    status: Mapping[str, Any],
+    patch: kopf.Patch,
+    memo: Any,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **_: Any,
+) -> None:
+    """On create, update and operator restart: is the spec a renewal policy? Says so in ``Valid``."""
+    now = _backend(memo).now()
+    generation = meta.get("generation")
+    conditions = status.get("conditions")
+    patch.status["observedGeneration"] = generation
+    try:
+        policy = policy_of(spec)
+    except InvalidRenewalPolicy as exc:
+        patch.status["conditions"] = set_condition(
+            conditions, "Valid", "False", "InvalidSpec", str(exc), now, generation
+        )
+        logger.error("invalid RenewalSchedule spec: %s", exc)
+        raise kopf.PermanentError(f"invalid RenewalSchedule spec: {exc}") from exc
+    conditions = set_condition(
+        conditions, "Valid", "True", "SpecAccepted", "The spec is a valid policy.", now, generation
+    )
+    suspended = bool(spec.get("suspended", False))
+    conditions = set_condition(
+        conditions,
+        "Suspended",
+        "True" if suspended else "False",
+        "SuspendedBySpec" if suspended else "Active",
+        "spec.suspended is true: no passes run." if suspended else "Passes run every spec.interval.",
+        now,
+        generation,
+    )
+    patch.status["conditions"] = conditions
+    patch.status["policy"] = policy_status(policy)
+
+
+def run_schedule(
+    spec: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    status: Mapping[str, Any],
+    patch: kopf.Patch,
+    memo: Any,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **_: Any,
+) -> None:
+    """Timer: one scheduler pass when ``spec.interval`` has passed since the last one; result in status.
+
+    An invalid or suspended spec skips the pass (``validate`` reports why) but keeps the timer alive,
+    so fixing the spec resumes the schedule without restarting the operator.
+    """
+    if spec.get("suspended", False):
+        return
+    try:
+        policy = policy_of(spec)
+    except InvalidRenewalPolicy:
+        return
+    backend = _backend(memo)
+    now = backend.now()
+    last = _parse_time(status.get("lastRunAt"))
+    if last is not None and last <= now and now - last < policy.interval:
+        return
+    generation = meta.get("generation")
+    try:
+        result = RenewalScheduler(backend.uow, backend.now, policy).run_pass()
+    except Exception as exc:
+        patch.status["conditions"] = set_condition(
+            status.get("conditions"),
+            "Ready",
+            "False",
+            "PassFailed",
+            f"{type(exc).__name__}: {exc}",
+            now,
+            generation,
+        )
+        logger.exception("renewal pass failed")
+        raise kopf.TemporaryError(f"renewal pass failed: {exc}", delay=30) from exc
+    summary = result_status(result)
+    patch.status["lastRunAt"] = _iso(now)
+    patch.status["lastResult"] = summary
+    # Valid too: the timer just read this spec as a policy (keeps the list whole if an update raced it).
+    conditions = set_condition(
+        status.get("conditions"),
+        "Valid",
+        "True",
+        "SpecAccepted",
+        "The spec is a valid policy.",
+        now,
+        generation,
+    )
+    patch.status["conditions"] = set_condition(
+        conditions, "Ready", "True", "PassSucceeded", "The last renewal pass succeeded.", now, generation
+    )
+    if result.acted:
+        logger.info("renewal pass: %s", summary)
+
+
+def register(registry: kopf.OperatorRegistry, *, tick: float = 10.0) -> kopf.OperatorRegistry:
+    """Attach the handlers to ``registry`` (kopf's default one in ``main``, a private one in tests)."""
+    kopf.on.startup(registry=registry)(configure)
+    for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
+        on(GROUP, VERSION, PLURAL, registry=registry, id="validate")(validate)
+    kopf.timer(GROUP, VERSION, PLURAL, registry=registry, id="schedule", interval=tick, sharp=False)(
+        run_schedule
+    )
+    return registry
