@@ -120,10 +120,11 @@ class Stack:
     """The services of the test session as real processes on free ports, restartable one by one."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.ports = {name: free_port() for name in ("subscriptions", "billing", "smtp", "mailbox")}
+        self.ports = {name: free_port() for name in ("subscriptions", "billing", "smtp", "mailbox", "worker")}
         self.subscriptions_url = f"http://127.0.0.1:{self.ports['subscriptions']}"
         self.billing_url = f"http://127.0.0.1:{self.ports['billing']}"
         self.mailbox_url = f"http://127.0.0.1:{self.ports['mailbox']}"
+        self.worker_url = f"http://127.0.0.1:{self.ports['worker']}"
         self.sandbox = start_sandbox(webhook_url=f"{self.billing_url}/webhooks/yookassa")
         self.env = {
             **env,
@@ -137,6 +138,7 @@ class Stack:
             "SMTP_PORT": str(self.ports["smtp"]),
             "KINOBILL_CLAIM_IDLE_MS": "2000",
             "KINOBILL_IDEMPOTENCY_LOCK_SECONDS": "2",
+            "KINOBILL_WORKER_PORT": str(self.ports["worker"]),
             "KINOBILL_MAIL_CLAIM_SECONDS": "3",
         }
         self.log_dir = log_dir
@@ -157,7 +159,7 @@ class Stack:
             "mailbox": f"{self.mailbox_url}/healthz",
             "subscriptions": f"{self.subscriptions_url}/readyz",
             "billing": f"{self.billing_url}/readyz",
-            "worker": None,
+            "worker": f"http://127.0.0.1:{self.ports['worker']}/healthz",
         }[name]
         return ServiceProcess(name, args, {**self.env, **(extra_env or {})}, self.log_dir, health)
 

@@ -56,6 +56,13 @@ def test_a_valid_user_token_is_accepted(subscriptions_service, tokens):
     assert "items" in response.json()
 
 
+def test_the_worker_reports_health_and_metrics(stack):
+    assert httpx.get(f"{stack.worker_url}/healthz").json() == {"status": "ok"}
+    metrics = httpx.get(f"{stack.worker_url}/metrics").text
+    assert "kinobill_outbox_lag_seconds" in metrics
+    assert httpx.get(f"{stack.worker_url}/nowhere").status_code == 404
+
+
 def test_operational_endpoints(subscriptions_service, billing_service):
     for base in (subscriptions_service, billing_service):
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}

@@ -20,7 +20,8 @@ from support import free_port, wait_until
 def test_kinobill_run_serves_plans_and_stops_cleanly(tmp_path: Path):
     home = Path(os.environ.get("TMPDIR", "/tmp")) / f"kbrun-{uuid.uuid4().hex[:8]}"
     ports = {
-        name: free_port() for name in ("admin", "subscriptions", "billing", "sandbox", "smtp", "mailbox")
+        name: free_port()
+        for name in ("admin", "subscriptions", "billing", "sandbox", "smtp", "mailbox", "worker")
     }
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
@@ -32,6 +33,7 @@ def test_kinobill_run_serves_plans_and_stops_cleanly(tmp_path: Path):
             "YOOKASSA_SANDBOX_PORT": str(ports["sandbox"]),
             "SMTP_PORT": str(ports["smtp"]),
             "KINOBILL_MAILBOX_PORT": str(ports["mailbox"]),
+            "KINOBILL_WORKER_PORT": str(ports["worker"]),
         }
     )
     env.pop("YOOKASSA_API_URL", None)

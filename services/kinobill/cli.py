@@ -27,6 +27,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from kinobill.logs import configure_logging
 
     configure_logging(args.service)
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from kinobill.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(_home() / "metrics" / f"{args.service}-{args.port}")
     factories = {
         "subscriptions": "kinobill.subscriptions.app:create_app",
         "billing": "kinobill.billing.app:create_app",

@@ -30,6 +30,7 @@ class Ports:
     sandbox: int = int(os.environ.get("YOOKASSA_SANDBOX_PORT", 8010))
     smtp: int = int(os.environ.get("SMTP_PORT", 1025))
     mailbox: int = int(os.environ.get("KINOBILL_MAILBOX_PORT", 8025))
+    worker: int = int(os.environ.get("KINOBILL_WORKER_PORT", 8020))
 
 
 @dataclass
@@ -58,6 +59,7 @@ def stack_environment(home: Path, ports: Ports, database_url: str, redis_url: st
             "SMTP_PORT": str(ports.smtp),
             "PYTHONUNBUFFERED": "1",
             "KINOBILL_SERVICE_TOKEN": service_token,
+            "KINOBILL_WORKER_PORT": str(ports.worker),
             "ADMIN_SERVICE_TOKEN": service_token,
         }
     )
@@ -125,7 +127,7 @@ def children(ports: Ports) -> list[Child]:
             f"http://127.0.0.1:{ports.billing}/readyz",
         ),
         # Outbox relays, stream consumers, mail, reconciler and the renewal scheduler (on its interval).
-        Child("worker", [*kb, "worker"], None),
+        Child("worker", [*kb, "worker"], f"http://127.0.0.1:{ports.worker}/healthz"),
         Child(
             "admin",
             [py, "-m", "kinobill_admin", "--port", str(ports.admin)],
@@ -256,6 +258,7 @@ class Stack:
             f"  Subscriptions API  http://127.0.0.1:{p.subscriptions}   (docs: /docs)\n"
             f"  Billing API        http://127.0.0.1:{p.billing}   (docs: /docs)\n"
             f"  YooKassa sandbox   http://127.0.0.1:{p.sandbox}/v3\n"
+            f"  Workers            http://127.0.0.1:{p.worker}/metrics\n"
             f"  Mail (SMTP)        smtp://127.0.0.1:{p.smtp}   inbox: http://127.0.0.1:{p.mailbox}/api/messages\n"
             f"  Postgres           {database_url}\n"
             f"  Redis              {redis_url}\n"

@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kinobill.domain.errors import DomainError
 from kinobill.logs import request_id
+from kinobill.metrics import latest_metrics
 from kinobill.runtime import get_runtime
 from kinobill.security import (
     AuthenticationError,
@@ -244,7 +245,7 @@ def add_operational_routes(
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(latest_metrics(), media_type=CONTENT_TYPE_LATEST)
 
 
 def build_app(

@@ -192,6 +192,15 @@ def run_workers(runtime: Runtime, only: list[str] | None = None) -> int:
     threads = [threading.Thread(target=roles[name], args=(stop,), name=name, daemon=True) for name in chosen]
     for thread in threads:
         thread.start()
+    status_port = int(os.environ.get("KINOBILL_WORKER_PORT", "0"))
+    if status_port:
+        from kinobill.metrics import serve_status
+
+        serve_status(
+            status_port,
+            lambda: all(t.is_alive() for t in threads),
+            host=os.environ.get("KINOBILL_HOST", "127.0.0.1"),
+        )
     log.info("workers started: %s", ", ".join(chosen))
     while not stop.wait(0.5):
         dead = [t.name for t in threads if not t.is_alive()]
