@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from kinobill.domain import schedule
 from kinobill.domain.money import format_rub
 from kinobill.domain.periods import BillingPeriod
-from kinobill.domain.plans import ensure_on_sale, price_for
+from kinobill.domain.plans import ensure_on_sale, is_on_sale, price_for
 from kinobill.domain.statuses import SubscriptionStatus
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.subscriptions.billing_client import BillingClient
@@ -82,17 +82,17 @@ class Purchases:
     ) -> dict[str, Any]:
         now = self.now()
         with self.uow() as uow:
-            resumed = uow.subscriptions.by_purchase_key(user_id, key)
-            if resumed is not None:
-                sub = resumed
+            plan = uow.plans.get(plan_id)
+            if plan is None:
+                raise ApiError(404, "plan_not_found", "no such plan")
+            if not is_on_sale(plan.sale_start, plan.sale_end, now):
+                # Off sale now; a retry of a purchase begun while it was on sale still resumes.
+                sub = uow.subscriptions.by_purchase_key(user_id, key)
+                if sub is None:
+                    ensure_on_sale(plan.sale_start, plan.sale_end, now)
             else:
-                plan = uow.plans.get(plan_id)
-                if plan is None:
-                    raise ApiError(404, "plan_not_found", "no such plan")
-                existing = uow.subscriptions.open_for(user_id, plan_id)
-                if existing is not None:
-                    raise self._already_holds(existing)
-                ensure_on_sale(plan.sale_start, plan.sale_end, now)
+                # The fast path is one INSERT: the unique indexes on (user, purchase key) and on the
+                # user's open subscription of a plan decide whether this is a retry or a conflict.
                 try:
                     sub = uow.subscriptions.add(
                         {
@@ -112,11 +112,13 @@ class Purchases:
                     uow.commit()
                 except IntegrityError:
                     uow.rollback()
-                    existing = uow.subscriptions.open_for(user_id, plan_id)
-                    if existing is None:
-                        raise
-                    raise self._already_holds(existing) from None
-            plan_name = uow.plans.get(sub.plan_id).name  # type: ignore[union-attr]
+                    sub = uow.subscriptions.by_purchase_key(user_id, key)
+                    if sub is None:
+                        existing = uow.subscriptions.open_for(user_id, plan_id)
+                        if existing is None:
+                            raise
+                        raise self._already_holds(existing) from None
+            plan_name = plan.name
         self.crash_point("subscriptions.before_payment_request")
         payment = self._initial_payment(sub, plan_name, return_url)
         return {**subscription_json(sub), "payment": payment}
