@@ -15,6 +15,7 @@ out. E-mails are queued in the same transactions but not sent (the SMTP workers 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import psutil
 import sqlalchemy as sa
 
 from kinobill import migrations
@@ -78,6 +80,23 @@ def renewed(engine: sa.Engine) -> int:
                 "SELECT count(*) FROM subscriptions.subscriptions WHERE period_index = 1"
             ).scalar_one()
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU (user + system) of a process, its live descendants and the children it has reaped."""
+    try:
+        root = psutil.Process(pid)
+        total = sum(root.cpu_times()[:4])  # user, system, children_user, children_system
+        for child in root.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += sum(child.cpu_times()[:2])
+        return total
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
+def postmaster_pid(pgdata: Path) -> int:
+    return int((pgdata / "postmaster.pid").read_text().split()[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         roles += [["charge-commands"]] * args.charge_workers
         roles += [["payment-results"]] * args.result_workers
         log = open(work / "workers.log", "ab")  # noqa: SIM115 - closed with the directory
+        watched = {"postgres": postmaster_pid(work / "pg"), "sandbox": sandbox.process.pid}
+        if rd.process is not None:
+            watched["redis"] = rd.process.pid
+        cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
         started = time.monotonic()
         for role in roles:
             workers.append(subprocess.Popen([*kb, *role], env=env, stdout=log, stderr=subprocess.STDOUT))
@@ -160,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             if any(w.poll() is not None for w in workers):
                 raise RuntimeError(f"a worker exited; see {work / 'workers.log'}")
         elapsed = samples[-1][0]
+        pairs = enumerate(zip(roles, workers, strict=True))
+        cpu = {f"{i}:{' '.join(r)}": cpu_seconds(w.pid) for i, (r, w) in pairs}
+        cpu.update({name: cpu_seconds(pid) - cpu_before[name] for name, pid in watched.items()})
         first = next((t for t, n in samples if n > 0), elapsed)
         middle = [(t, n) for t, n in samples if 0.1 * args.subscriptions <= n <= 0.9 * args.subscriptions]
         steady = (middle[-1][1] - middle[0][1]) / (middle[-1][0] - middle[0][0]) if len(middle) > 1 else 0.0
@@ -173,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{done / elapsed:.0f} renewals/s end to end (first after {first:.1f} s; "
             f"steady 10-90 %: {steady:.0f}/s); succeeded charges {charges[0]:,} for {charges[1]:,} periods"
         )
+        load = os.getloadavg()[0]
+        print(f"CPU per renewal ({done:,} renewed, {elapsed:.0f} s wall, load average {load:.1f}):")
+        for name, seconds in cpu.items():
+            print(f"  {name:55s} {seconds:8.1f} s  {1000 * seconds / max(done, 1):6.2f} ms/renewal")
+        total = sum(cpu.values())
+        print(f"  {'total':55s} {total:8.1f} s  {1000 * total / max(done, 1):6.2f} ms/renewal")
         print(f"at that rate 2,000,000 renewals take {2_000_000 / max(done / elapsed, 1e-9) / 3600:.2f} h")
         return 0 if done == args.subscriptions and charges[0] == charges[1] == done else 1
     finally:

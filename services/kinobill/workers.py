@@ -79,6 +79,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
             lambda event: purchases().apply_payment_result(event),
             claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
             crash_point=runtime.crash_point,
+            batch_handler=lambda events: purchases().apply_payment_results(events),
         ).run(stop)
 
     def reconcile_billing(stop: threading.Event) -> None:
@@ -128,19 +129,25 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         ).run(stop)
 
     def charge_commands(stop: threading.Event) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from kinobill.billing.api import payment_service
         from kinobill.billing.charges import ChargeCommands
         from kinobill.events import CHARGE_COMMANDS
 
-        StreamConsumer(
-            runtime.redis,
-            CHARGE_COMMANDS,
-            "billing",
-            consumer_name("charge-commands"),
-            lambda command: ChargeCommands(payment_service()).handle(command),
-            claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
-            crash_point=runtime.crash_point,
-        ).run(stop)
+        concurrency = int(os.environ.get("KINOBILL_CHARGE_CONCURRENCY", "16"))  # YooKassa calls in flight
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="charge") as pool:
+            commands = ChargeCommands(payment_service(), pool)
+            StreamConsumer(
+                runtime.redis,
+                CHARGE_COMMANDS,
+                "billing",
+                consumer_name("charge-commands"),
+                commands.handle,
+                claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
+                crash_point=runtime.crash_point,
+                batch_handler=commands.handle_batch,
+            ).run(stop)
 
     def scheduler(stop: threading.Event) -> None:
         from kinobill.subscriptions.renewals import RenewalScheduler, renewal_policy

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -137,6 +138,22 @@ class PaymentService:
 
     def submit(self, row: Any) -> Any:
         """Call YooKassa for a committed payment row (again, if need be: same Idempotence-Key)."""
+        answer, detail = self._ask_provider(row)
+        if answer == "unknown":
+            self._note_unknown(row.id, detail)
+            raise ApiError(
+                503,
+                "provider_unavailable",
+                "the payment provider did not answer; retry with the same Idempotency-Key",
+            )
+        if answer == "rejected":
+            return self._settle(row.id, None, rejected=detail, attempted=True)
+        self.crash_point("billing.after_provider_create")
+        return self._settle(row.id, detail, attempted=True)
+
+    def _ask_provider(self, row: Any) -> tuple[str, Any]:
+        """Create the payment at YooKassa for a committed row (Idempotence-Key = row id); no DB work, so
+        it may run on any thread. Answers ("created", provider object) | ("rejected" | "unknown", error)."""
         params: dict[str, Any] = {
             "amount": {"value": format_rub(row.amount), "currency": row.currency},
             "capture": True,
@@ -152,18 +169,11 @@ class PaymentService:
                 "return_url": row.return_url or "https://kinobill.local/return",
             }
         try:
-            provider = dict(self.gateway.create_payment(params, str(row.id)))
+            return "created", dict(self.gateway.create_payment(params, str(row.id)))
         except OutcomeUnknown as exc:
-            self._note_unknown(row.id, str(exc))
-            raise ApiError(
-                503,
-                "provider_unavailable",
-                "the payment provider did not answer; retry with the same Idempotency-Key",
-            ) from exc
+            return "unknown", str(exc)
         except ProviderRejected as exc:
-            return self._settle(row.id, None, rejected=str(exc), attempted=True)
-        self.crash_point("billing.after_provider_create")
-        return self._settle(row.id, provider, attempted=True)
+            return "rejected", str(exc)
 
     def _note_unknown(self, payment_id: uuid.UUID, error: str) -> None:
         with self.engine.begin() as conn:
@@ -313,61 +323,72 @@ class PaymentService:
             row = conn.execute(
                 sa.select(t.payments).where(t.payments.c.id == payment_id).with_for_update()
             ).one()
-            if row.status != PaymentStatus.PENDING:
-                return row  # final states never change: duplicates and late news are no-ops
-            values: dict[str, Any] = {"updated_at": now}
-            if attempted:
-                values["provider_attempts"] = t.payments.c.provider_attempts + 1
-            reason: str | None
-            party: str | None
-            if rejected is not None:
-                new_status, reason, party = PaymentStatus.CANCELED, "rejected_by_provider", "merchant"
-                values["last_error"] = rejected[:500]
-            else:
-                assert provider is not None
-                if row.provider_payment_id and provider.get("id") != row.provider_payment_id:
-                    log.error(
-                        "provider object %s does not belong to payment %s", provider.get("id"), payment_id
-                    )
-                    return row
-                if parse_rub(str(provider["amount"]["value"])) != row.amount:
-                    log.error("provider amount %s differs from payment %s", provider["amount"], payment_id)
-                    return row
-                new_status = payment_status_from_provider(str(provider["status"]))
-                details = provider.get("cancellation_details") or {}
-                reason, party = details.get("reason"), details.get("party")
-                confirmation = provider.get("confirmation") or {}
-                values.update(
-                    provider_payment_id=provider["id"],
-                    provider_status=provider["status"],
-                    provider_object=provider,
-                    confirmation_url=confirmation.get("confirmation_url") or row.confirmation_url,
-                )
-            if new_status == PaymentStatus.PENDING:
-                values["next_check_at"] = now + FIRST_CHECK
-                return conn.execute(
-                    t.payments.update()
-                    .where(t.payments.c.id == payment_id)
-                    .values(**values)
-                    .returning(t.payments)
-                ).one()
-            values.update(status=new_status, next_check_at=None)
-            if new_status == PaymentStatus.SUCCEEDED:
-                method = (provider or {}).get("payment_method") or {}
-                values.update(
-                    paid_at=now, saved_payment_method_id=method.get("id") if method.get("saved") else None
-                )
-            else:
-                values.update(cancellation_reason=reason, cancellation_party=party)
-            settled = conn.execute(
+            row, settled = self._settle_locked(conn, row, provider, rejected, attempted, now)
+        if settled:
+            PAYMENTS_SETTLED.labels(row.kind, row.status).inc()
+        return row
+
+    def _settle_locked(
+        self,
+        conn: sa.Connection,
+        row: Any,
+        provider: dict[str, Any] | None,
+        rejected: str | None,
+        attempted: bool,
+        now: datetime,
+    ) -> tuple[Any, bool]:
+        """The rules of settling, for a row locked FOR UPDATE in the caller's transaction.
+        Returns the row as it is now and whether it became final here (event and e-mail written)."""
+        payment_id = row.id
+        if row.status != PaymentStatus.PENDING:
+            return row, False  # final states never change: duplicates and late news are no-ops
+        values: dict[str, Any] = {"updated_at": now}
+        if attempted:
+            values["provider_attempts"] = t.payments.c.provider_attempts + 1
+        reason: str | None
+        party: str | None
+        if rejected is not None:
+            new_status, reason, party = PaymentStatus.CANCELED, "rejected_by_provider", "merchant"
+            values["last_error"] = rejected[:500]
+        else:
+            assert provider is not None
+            if row.provider_payment_id and provider.get("id") != row.provider_payment_id:
+                log.error("provider object %s does not belong to payment %s", provider.get("id"), payment_id)
+                return row, False
+            if parse_rub(str(provider["amount"]["value"])) != row.amount:
+                log.error("provider amount %s differs from payment %s", provider["amount"], payment_id)
+                return row, False
+            new_status = payment_status_from_provider(str(provider["status"]))
+            details = provider.get("cancellation_details") or {}
+            reason, party = details.get("reason"), details.get("party")
+            confirmation = provider.get("confirmation") or {}
+            values.update(
+                provider_payment_id=provider["id"],
+                provider_status=provider["status"],
+                provider_object=provider,
+                confirmation_url=confirmation.get("confirmation_url") or row.confirmation_url,
+            )
+        if new_status == PaymentStatus.PENDING:
+            values["next_check_at"] = now + FIRST_CHECK
+            return conn.execute(
                 t.payments.update()
                 .where(t.payments.c.id == payment_id)
                 .values(**values)
                 .returning(t.payments)
-            ).one()
-            self._announce(conn, settled)
-        PAYMENTS_SETTLED.labels(settled.kind, settled.status).inc()
-        return settled
+            ).one(), False
+        values.update(status=new_status, next_check_at=None)
+        if new_status == PaymentStatus.SUCCEEDED:
+            method = (provider or {}).get("payment_method") or {}
+            values.update(
+                paid_at=now, saved_payment_method_id=method.get("id") if method.get("saved") else None
+            )
+        else:
+            values.update(cancellation_reason=reason, cancellation_party=party)
+        settled = conn.execute(
+            t.payments.update().where(t.payments.c.id == payment_id).values(**values).returning(t.payments)
+        ).one()
+        self._announce(conn, settled)
+        return settled, True
 
     def _announce(self, conn: sa.Connection, row: Any) -> None:
         succeeded = row.status == PaymentStatus.SUCCEEDED

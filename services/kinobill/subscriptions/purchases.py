@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from kinobill.domain.money import format_rub
 from kinobill.domain.periods import BillingPeriod
 from kinobill.domain.plans import ensure_on_sale, is_on_sale, price_for
 from kinobill.domain.statuses import SubscriptionStatus
+from kinobill.domain.subscription import Subscription
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.notices import queue_renewal_notice
@@ -187,49 +188,84 @@ class Purchases:
         now = self.now()
         with self.uow() as uow:
             sub = uow.subscriptions.get_entity(subscription_id, for_update=True)
-            if sub is None:
-                log.error("payment result for unknown subscription %s", subscription_id)
-                return "unknown_subscription"
-            index = int(event["period_index"])
-            if event["type"] == "payment.succeeded":
-                paid_at = datetime.fromisoformat(event["paid_at"]) if event.get("paid_at") else now
-                outcome = sub.record_payment(
-                    period_index=index,
-                    paid_at=paid_at,
-                    payment_method_id=event.get("payment_method_id"),
-                    policy=self.policy,
-                )
-                if outcome in ("activated", "renewed"):
-                    recorded = uow.subscriptions.add_period(
-                        {
-                            "subscription_id": sub.id,
-                            "period_index": index,
-                            "starts_at": sub.current_period_start,
-                            "ends_at": sub.current_period_end,
-                            "payment_id": uuid.UUID(str(event["payment_id"])),
-                            "amount": int(event["amount"]),
-                        }
-                    )
-                    if not recorded:  # the same payment or period was already applied
-                        return "duplicate"
-            elif index == 0:
-                outcome = sub.first_payment_failed(now)
-            else:
-                outcome = sub.renewal_failed(
-                    period_index=index, attempt=int(event.get("attempt", 0)), now=now, policy=self.policy
-                )
-            if outcome == "late_payment":
-                # Paid after the purchase was given up or ended: money without a subscription. Never
-                # activate late; the payment goes back in full (below, after the commit).
-                log.error(
-                    "payment %s arrived for %s subscription %s", event["payment_id"], sub.status, sub.id
-                )
-            if sub.changed:
-                saved = uow.subscriptions.save(sub, now)
-                self._tell(uow, saved, outcome, now)
+            outcome = self._apply_result(uow, sub, event, now, {})
+            if outcome in ("unknown_subscription", "duplicate"):
+                return outcome  # nothing to write
             uow.commit()
         if outcome == "late_payment":
             self._refund_late_payment(event)
+        return outcome
+
+    def apply_payment_results(self, events: Sequence[dict[str, Any]]) -> Sequence[str]:
+        """`apply_payment_result` for a batch read from the stream, in ONE transaction: the subscriptions
+        are locked FOR UPDATE in id order (one statement; concurrent batches cannot deadlock), each event
+        goes through the entity in stream order by the same rules; refunds of late payments after the
+        commit. Raises on any failure (the consumer then applies the events one by one)."""
+        now = self.now()
+        ids = sorted({uuid.UUID(str(event["subscription_id"])) for event in events})
+        outcomes: list[str] = []
+        plans: dict[uuid.UUID, Any] = {}
+        with self.uow() as uow:
+            subs = uow.subscriptions.get_entities(ids, for_update=True)
+            for event in events:
+                subscription_id = uuid.UUID(str(event["subscription_id"]))
+                outcome = self._apply_result(uow, subs.get(subscription_id), event, now, plans)
+                if outcome == "duplicate":  # nothing written; forget what it changed in memory
+                    subs[subscription_id] = uow.subscriptions.get_entity(subscription_id)  # type: ignore[assignment]
+                outcomes.append(outcome)
+            uow.commit()
+        for event, outcome in zip(events, outcomes, strict=True):
+            if outcome == "late_payment":
+                self._refund_late_payment(event)
+        return outcomes
+
+    def _apply_result(
+        self,
+        uow: SubscriptionsUnitOfWork,
+        sub: Subscription | None,
+        event: dict[str, Any],
+        now: datetime,
+        plans: dict[uuid.UUID, Any],
+    ) -> str:
+        """The rules of applying one payment result to its subscription, locked in `uow`'s transaction."""
+        if sub is None:
+            log.error("payment result for unknown subscription %s", event["subscription_id"])
+            return "unknown_subscription"
+        index = int(event["period_index"])
+        if event["type"] == "payment.succeeded":
+            paid_at = datetime.fromisoformat(event["paid_at"]) if event.get("paid_at") else now
+            outcome = sub.record_payment(
+                period_index=index,
+                paid_at=paid_at,
+                payment_method_id=event.get("payment_method_id"),
+                policy=self.policy,
+            )
+            if outcome in ("activated", "renewed"):
+                recorded = uow.subscriptions.add_period(
+                    {
+                        "subscription_id": sub.id,
+                        "period_index": index,
+                        "starts_at": sub.current_period_start,
+                        "ends_at": sub.current_period_end,
+                        "payment_id": uuid.UUID(str(event["payment_id"])),
+                        "amount": int(event["amount"]),
+                    }
+                )
+                if not recorded:  # the same payment or period was already applied
+                    return "duplicate"
+        elif index == 0:
+            outcome = sub.first_payment_failed(now)
+        else:
+            outcome = sub.renewal_failed(
+                period_index=index, attempt=int(event.get("attempt", 0)), now=now, policy=self.policy
+            )
+        if outcome == "late_payment":
+            # Paid after the purchase was given up or ended: money without a subscription. Never
+            # activate late; the payment goes back in full (after the commit).
+            log.error("payment %s arrived for %s subscription %s", event["payment_id"], sub.status, sub.id)
+        if sub.changed:
+            saved = uow.subscriptions.save(sub, now)
+            self._tell(uow, saved, outcome, now, plans)
         return outcome
 
     def _refund_late_payment(self, event: dict[str, Any]) -> None:
@@ -248,13 +284,24 @@ class Purchases:
         )
         log.info("late payment %s: refund %s (%s)", event["payment_id"], refund["id"], refund["status"])
 
-    def _tell(self, uow: SubscriptionsUnitOfWork, row: Any, outcome: str, now: datetime) -> None:
-        """The change event for Auth's cache, and the user's e-mail, in the same transaction."""
+    def _tell(
+        self,
+        uow: SubscriptionsUnitOfWork,
+        row: Any,
+        outcome: str,
+        now: datetime,
+        plans: dict[uuid.UUID, Any] | None = None,
+    ) -> None:
+        """The change event for Auth's cache, and the user's e-mail, in the same transaction (`plans`:
+        plan rows already read in this transaction, by id)."""
         uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, outcome, now))
         if outcome not in ("activated", "renewed"):
             queue_renewal_notice(uow, row, outcome, self.policy)  # dunning and endings (notices.py)
             return
-        plan = uow.plans.get(row.plan_id)
+        plans = {} if plans is None else plans
+        if row.plan_id not in plans:
+            plans[row.plan_id] = uow.plans.get(row.plan_id)
+        plan = plans[row.plan_id]
         plan_name = plan.name if plan is not None else "Kinobill"
         verb = "is active" if outcome == "activated" else "is renewed"
         subject = f"Your {plan_name} subscription {verb}"

@@ -123,6 +123,16 @@ class SubscriptionRepository:
         row = self.get(subscription_id, for_update=for_update)
         return to_entity(row) if row is not None else None
 
+    def get_entities(
+        self, subscription_ids: Sequence[uuid.UUID], *, for_update: bool = False
+    ) -> dict[uuid.UUID, Subscription]:
+        """Several subscriptions by id; locked in id order when `for_update` (no deadlock between batches)."""
+        s = t.subscriptions
+        query = sa.select(s).where(s.c.id.in_(list(subscription_ids))).order_by(s.c.id)
+        if for_update:
+            query = query.with_for_update()
+        return {row.id: to_entity(row) for row in self.conn.execute(query)}
+
     def save(self, entity: Subscription, now: datetime) -> sa.Row:
         """Write the entity's changed fields (and bump its version)."""
         values = {name: getattr(entity, name) for name in entity.changed}
