@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import kopf
 import pytest
 import sqlalchemy as sa
+from operator_support import charge_commands_for, insert_due_subscription, utcnow
 
-from conftest import charge_commands_for, insert_due_subscription, utcnow
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 from kinobill_operator.handlers import Backend, register, run_schedule, validate
 

@@ -11,8 +11,8 @@ import jsonschema
 import kopf
 import pytest
 import yaml
+from operator_support import REPO, utcnow
 
-from conftest import REPO, utcnow
 from kinobill.domain.schedule import RenewalPolicy
 from kinobill.subscriptions.renewals import PassResult
 from kinobill_operator import GROUP, KIND, PLURAL, VERSION
