@@ -214,3 +214,14 @@ def test_register_attaches_validation_and_the_timer() -> None:
     assert [(h.id, h.interval) for h in handlers] == [("schedule", 2.5)]
     changing = {h.id for h in registry._changing.get_all_handlers()}
     assert changing == {"validate"}
+
+
+def test_python_m_kinobill_operator_runs_kopf_standalone_or_with_peering() -> None:
+    from kinobill_operator.__main__ import kopf_args
+
+    args = kopf_args({"KINOBILL_OPERATOR_NAMESPACES": "kinobill, auth"}, ["--verbose"])
+    assert args[:3] == ["run", "-m", "kinobill_operator.main"]
+    assert args.count("--namespace") == 2 and "--standalone" in args and "--all-namespaces" not in args
+    assert args[-1] == "--verbose" and "http://0.0.0.0:8080/healthz" in args
+    peered = kopf_args({"KINOBILL_OPERATOR_PEERING": "kinobill"}, [])
+    assert "--peering=kinobill" in peered and "--standalone" not in peered and "--all-namespaces" in peered
