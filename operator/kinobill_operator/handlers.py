@@ -182,10 +182,16 @@ def run_schedule(
     """Timer: one scheduler pass when ``spec.interval`` has passed since the last one; result in status.
 
     An invalid or suspended spec skips the pass (``validate`` reports why) but keeps the timer alive,
-    so fixing the spec resumes the schedule without restarting the operator.
+    so fixing the spec resumes the schedule without restarting the operator. The timer also waits until
+    ``validate`` has accepted the current generation (``observedGeneration`` and ``Valid=True`` in status), so
+    the two never write the conditions list at the same time from different views of it.
     """
     if spec.get("suspended", False):
         return
+    generation = meta.get("generation")
+    valid = next((c for c in status.get("conditions") or [] if c.get("type") == "Valid"), None)
+    if status.get("observedGeneration") != generation or not valid or valid.get("status") != "True":
+        return  # validate() has not accepted this generation yet (it owns Valid; this keeps them apart)
     try:
         policy = policy_of(spec)
     except InvalidRenewalPolicy:
@@ -195,7 +201,6 @@ def run_schedule(
     last = _parse_time(status.get("lastRunAt"))
     if last is not None and last <= now and now - last < policy.interval:
         return
-    generation = meta.get("generation")
     try:
         result = RenewalScheduler(backend.uow, backend.now, policy).run_pass()
     except Exception as exc:
@@ -213,18 +218,14 @@ def run_schedule(
     summary = result_status(result)
     patch.status["lastRunAt"] = _iso(now)
     patch.status["lastResult"] = summary
-    # Valid too: the timer just read this spec as a policy (keeps the list whole if an update raced it).
-    conditions = set_condition(
+    patch.status["conditions"] = set_condition(
         status.get("conditions"),
-        "Valid",
+        "Ready",
         "True",
-        "SpecAccepted",
-        "The spec is a valid policy.",
+        "PassSucceeded",
+        "The last renewal pass succeeded.",
         now,
         generation,
-    )
-    patch.status["conditions"] = set_condition(
-        conditions, "Ready", "True", "PassSucceeded", "The last renewal pass succeeded.", now, generation
     )
     if result.acted:
         logger.info("renewal pass: %s", summary)

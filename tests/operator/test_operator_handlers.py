@@ -21,6 +21,20 @@ def memo_for(engine: sa.Engine, now: datetime) -> kopf.Memo:
     return kopf.Memo(backend=Backend(lambda: SubscriptionsUnitOfWork(engine), lambda: now))
 
 
+def accepted(engine: sa.Engine, spec: dict, generation: int = 1) -> dict:
+    """The status validate() leaves for this spec: the timer acts only once it is there."""
+    patch = kopf.Patch()
+    validate(
+        spec=spec,
+        meta={"generation": generation},
+        status={},
+        patch=patch,
+        memo=memo_for(engine, utcnow()),
+        logger=log,
+    )
+    return dict(patch["status"])
+
+
 def conditions(patch: kopf.Patch) -> dict[str, dict]:
     return {c["type"]: c for c in patch["status"]["conditions"]}
 
@@ -122,11 +136,22 @@ def test_a_timer_run_writes_the_due_charge_command_to_the_outbox_and_reports_it(
     now = utcnow()
     sub_id = insert_due_subscription(operator_engine, now)
     spec = {"interval": "60s"}
-    patch = kopf.Patch()
+    # Before validate() has accepted the spec the timer does nothing.
+    early = kopf.Patch()
     run_schedule(
         spec=spec,
         meta={"generation": 1},
         status={},
+        patch=early,
+        memo=memo_for(operator_engine, now),
+        logger=log,
+    )
+    assert not early and charge_commands_for(operator_engine, sub_id) == []
+    patch = kopf.Patch()
+    run_schedule(
+        spec=spec,
+        meta={"generation": 1},
+        status=accepted(operator_engine, spec),
         patch=patch,
         memo=memo_for(operator_engine, now),
         logger=log,
@@ -137,10 +162,11 @@ def test_a_timer_run_writes_the_due_charge_command_to_the_outbox_and_reports_it(
     assert commands[0]["type"] == "charge.renewal"
     assert commands[0]["charge_key"] == f"renewal:{sub_id}:1:0"
     assert commands[0]["amount"] == 29900
-    status = patch["status"]
+    status = {**accepted(operator_engine, spec), **patch["status"]}
     assert status["lastResult"]["chargesRequested"] >= 1
     assert status["lastRunAt"].endswith("Z")
     assert conditions(patch)["Ready"]["status"] == "True"
+    assert conditions(patch)["Valid"]["status"] == "True", "the timer keeps validate()'s conditions"
 
     # Within spec.interval of lastRunAt the timer does nothing (no pass, no patch).
     soon = kopf.Patch()
@@ -172,10 +198,11 @@ def test_a_suspended_or_invalid_schedule_runs_no_pass(operator_engine: sa.Engine
     sub_id = insert_due_subscription(operator_engine, now)
     for spec in ({"suspended": True}, {"dunningSchedule": ["2d", "2d"]}):
         patch = kopf.Patch()
+        status = accepted(operator_engine, {})  # accepted earlier; now suspended, or edited to a bad spec
         run_schedule(
             spec=spec,
             meta={"generation": 1},
-            status={},
+            status=status,
             patch=patch,
             memo=memo_for(operator_engine, now),
             logger=log,
@@ -187,7 +214,7 @@ def test_a_suspended_or_invalid_schedule_runs_no_pass(operator_engine: sa.Engine
     run_schedule(
         spec={},
         meta={"generation": 2},
-        status={},
+        status=accepted(operator_engine, {}, generation=2),
         patch=patch,
         memo=memo_for(operator_engine, now),
         logger=log,
@@ -202,7 +229,14 @@ def test_a_failing_pass_is_retried_and_reported(operator_engine: sa.Engine) -> N
     patch = kopf.Patch()
     memo = kopf.Memo(backend=Backend(broken_uow, utcnow))
     with pytest.raises(kopf.TemporaryError, match="renewal pass failed"):
-        run_schedule(spec={}, meta={"generation": 1}, status={}, patch=patch, memo=memo, logger=log)
+        run_schedule(
+            spec={},
+            meta={"generation": 1},
+            status=accepted(operator_engine, {}),
+            patch=patch,
+            memo=memo,
+            logger=log,
+        )
     ready = conditions(patch)["Ready"]
     assert (ready["status"], ready["reason"]) == ("False", "PassFailed")
     assert "database is down" in ready["message"]
