@@ -144,7 +144,13 @@ def test_networkpolicies_say_who_may_talk_to_whom(default_render: Rendered) -> N
     assert ingress_peers(np["admin"]) == [ingress_ctl]
     for closed in ("operator", "migrate"):
         assert release not in ingress_peers(np[closed]) and ingress_ctl not in ingress_peers(np[closed])
-    assert np["workers"]["spec"]["ingress"] == []
+    # Workers take no traffic but Prometheus' scrapes of their status port.
+    assert np["workers"]["spec"]["ingress"] == [
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            "ports": [{"port": "metrics", "protocol": "TCP"}],
+        }
+    ]
     # Egress: only Billing and the workers reach YooKassa (443) and only the workers SMTP; all reach Postgres.
     for name in np:
         assert 5432 in egress_targets(np[name]) and 53 in egress_targets(np[name])
