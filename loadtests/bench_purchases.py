@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from locust import FastHttpUser, constant, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
+from kinobill.embedded import die_with_parent  # noqa: E402
 from kinobill.security import LocalKeys, mint_service_token, mint_user_token  # noqa: E402
 
 
@@ -65,6 +66,7 @@ def start_stack(home: Path, web_workers: int) -> tuple[subprocess.Popen[bytes], 
         env=env,
         stdout=open(log, "wb"),  # noqa: SIM115 - the child owns it
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,  # even if this benchmark is killed, the stack goes with it
     )
     deadline = time.monotonic() + 180
     while b"Kinobill is running" not in log.read_bytes():
