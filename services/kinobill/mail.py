@@ -11,7 +11,7 @@ import logging
 import smtplib
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -57,6 +57,31 @@ def queue_email(
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
     return bool(result.rowcount)
+
+
+def queue_emails(conn: sa.Connection, table: sa.Table, emails: Sequence[dict[str, Any]]) -> int:
+    """`queue_email` for several (each a dict of its keyword arguments): one multi-row INSERT, the
+    same dedupe. Returns how many were queued."""
+    rows = []
+    for email in emails:
+        if not email["to"]:
+            log.warning("no e-mail address for user %s; %s not sent", email["user_id"], email["kind"])
+            continue
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "dedupe_key": email["dedupe_key"],
+                "to_address": email["to"],
+                "user_id": email["user_id"],
+                "kind": email["kind"],
+                "subject": email["subject"],
+                "body": email["body"],
+            }
+        )
+    if not rows:
+        return 0
+    result = conn.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    return int(result.rowcount)
 
 
 class EmailSender:

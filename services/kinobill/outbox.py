@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,12 @@ STREAM_MAXLEN = 1_000_000
 def add_event(conn: sa.Connection, table: sa.Table, stream: str, payload: dict[str, Any]) -> None:
     """Write an event in the caller's transaction."""
     conn.execute(table.insert().values(stream=stream, payload=payload))
+
+
+def add_events(conn: sa.Connection, table: sa.Table, stream: str, payloads: Sequence[dict[str, Any]]) -> None:
+    """Write several events of one stream in the caller's transaction: one multi-row INSERT."""
+    if payloads:
+        conn.execute(table.insert().values([{"stream": stream, "payload": p} for p in payloads]))
 
 
 class OutboxRelay:

@@ -28,8 +28,8 @@ from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassa
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.statuses import PaymentKind, PaymentStatus, payment_status_from_provider
 from kinobill.events import PAYMENT_RESULTS
-from kinobill.mail import queue_email
-from kinobill.outbox import add_event
+from kinobill.mail import queue_email, queue_emails
+from kinobill.outbox import add_event, add_events
 from kinobill.web import ApiError
 
 log = logging.getLogger(__name__)
@@ -286,12 +286,18 @@ class PaymentService:
                     .order_by(t.payments.c.id)
                     .with_for_update()
                 ).all()
+                announcements: list[Any] = []
                 for row in locked:
                     answer, detail = known[row.id]
                     provider, rejected = (detail, None) if answer == "created" else (None, detail)
-                    results[row.id], settled = self._settle_locked(conn, row, provider, rejected, True, now)
+                    results[row.id], settled = self._settle_locked(
+                        conn, row, provider, rejected, True, now, announcements
+                    )
                     if settled:
                         settled_now.append(results[row.id])
+                # the events and e-mails of the batch: two multi-row INSERTs in the same transaction
+                add_events(conn, t.outbox, PAYMENT_RESULTS, [event for event, _email in announcements])
+                queue_emails(conn, t.emails, [email for _event, email in announcements])
         for row in settled_now:
             PAYMENTS_SETTLED.labels(row.kind, row.status).inc()
         for row, (answer, detail) in zip(rows, answers, strict=True):
@@ -336,9 +342,11 @@ class PaymentService:
         rejected: str | None,
         attempted: bool,
         now: datetime,
+        announcements: list[Any] | None = None,
     ) -> tuple[Any, bool]:
         """The rules of settling, for a row locked FOR UPDATE in the caller's transaction.
-        Returns the row as it is now and whether it became final here (event and e-mail written)."""
+        Returns the row as it is now and whether it became final here (event and e-mail written, or
+        appended to `announcements` for the caller to write in the same transaction)."""
         payment_id = row.id
         if row.status != PaymentStatus.PENDING:
             return row, False  # final states never change: duplicates and late news are no-ops
@@ -387,30 +395,34 @@ class PaymentService:
         settled = conn.execute(
             t.payments.update().where(t.payments.c.id == payment_id).values(**values).returning(t.payments)
         ).one()
-        self._announce(conn, settled)
+        if announcements is None:
+            self._announce(conn, settled)
+        else:
+            announcements.append(self._announcement(settled))
         return settled, True
 
     def _announce(self, conn: sa.Connection, row: Any) -> None:
+        event, email = self._announcement(row)
+        add_event(conn, t.outbox, PAYMENT_RESULTS, event)
+        queue_email(conn, t.emails, **email)
+
+    def _announcement(self, row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What a final payment tells: the result event for Subscriptions and the user's e-mail."""
         succeeded = row.status == PaymentStatus.SUCCEEDED
-        add_event(
-            conn,
-            t.outbox,
-            PAYMENT_RESULTS,
-            {
-                "type": "payment.succeeded" if succeeded else "payment.canceled",
-                "payment_id": str(row.id),
-                "subscription_id": str(row.subscription_id),
-                "user_id": str(row.user_id),
-                "user_email": row.user_email,
-                "period_index": row.period_index,
-                "kind": row.kind,
-                "attempt": row.attempt,
-                "amount": row.amount,
-                "paid_at": row.paid_at.isoformat() if row.paid_at else None,
-                "payment_method_id": row.saved_payment_method_id,
-                "reason": row.cancellation_reason,
-            },
-        )
+        event = {
+            "type": "payment.succeeded" if succeeded else "payment.canceled",
+            "payment_id": str(row.id),
+            "subscription_id": str(row.subscription_id),
+            "user_id": str(row.user_id),
+            "user_email": row.user_email,
+            "period_index": row.period_index,
+            "kind": row.kind,
+            "attempt": row.attempt,
+            "amount": row.amount,
+            "paid_at": row.paid_at.isoformat() if row.paid_at else None,
+            "payment_method_id": row.saved_payment_method_id,
+            "reason": row.cancellation_reason,
+        }
         amount = format_rub(row.amount)
         if succeeded:
             subject, body = (
@@ -423,16 +435,15 @@ class PaymentService:
                 f"Payment of {amount} RUB failed",
                 f"Your payment of {amount} RUB ({row.description}) did not go through: {reason}.",
             )
-        queue_email(
-            conn,
-            t.emails,
-            dedupe_key=f"payment-{row.status}:{row.id}",
-            to=row.user_email,
-            user_id=row.user_id,
-            kind=f"payment_{row.status}",
-            subject=subject,
-            body=body,
-        )
+        email = {
+            "dedupe_key": f"payment-{row.status}:{row.id}",
+            "to": row.user_email,
+            "user_id": row.user_id,
+            "kind": f"payment_{row.status}",
+            "subject": subject,
+            "body": body,
+        }
+        return event, email
 
     # --- reconcile ----------------------------------------------------------------------------
 

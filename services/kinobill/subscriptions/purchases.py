@@ -206,6 +206,7 @@ class Purchases:
         outcomes: list[str] = []
         plans: dict[uuid.UUID, Any] = {}
         with self.uow() as uow:
+            uow.defer_writes()  # the batch's events and e-mails: multi-row INSERTs at the commit
             subs = uow.subscriptions.get_entities(ids, for_update=True)
             for event in events:
                 subscription_id = uuid.UUID(str(event["subscription_id"]))

@@ -43,6 +43,8 @@ from kinobill.domain import schedule
 from kinobill.domain.plans import price_for
 from kinobill.domain.subscription import Subscription
 from kinobill.events import CHARGE_COMMANDS, SUBSCRIPTION_CHANGES
+from kinobill.outbox import add_events
+from kinobill.subscriptions import tables
 from kinobill.subscriptions.notices import queue_reminder, queue_renewal_notice
 from kinobill.subscriptions.purchases import change_event
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
@@ -140,38 +142,38 @@ class RenewalScheduler:
         with self.uow() as uow:
             subs = uow.subscriptions.due(now, self.policy.batch_size)
             prices = _Prices(uow)
+            charged, commands = [], []
             for sub in subs:
                 action = sub.due_action(now)
                 if action == "charge":
-                    self._request_charge(uow, sub, prices, now)
-                    result.charges_requested += 1
+                    commands.append(self._charge_command(sub, prices, now))
+                    charged.append(sub)
                 elif action == "end" and self._end(uow, sub, now):
                     result.ended += 1
+            # the batch's charges in two statements: the moved next_attempt_at, the commands
+            uow.subscriptions.save_many(charged, now)
+            add_events(uow.conn, tables.outbox, CHARGE_COMMANDS, commands)
             uow.commit()
+        result.charges_requested += len(charged)
+        SCHEDULER_ACTIONS.labels("charge_requested").inc(len(charged))
         return len(subs)
 
-    def _request_charge(
-        self, uow: SubscriptionsUnitOfWork, sub: Subscription, prices: _Prices, now: datetime
-    ) -> None:
+    def _charge_command(self, sub: Subscription, prices: _Prices, now: datetime) -> dict[str, Any]:
+        """Ask for the due attempt (moves next_attempt_at, see the entity) and the command for Billing."""
         period_index, attempt = sub.request_renewal_charge(now, now + RECHECK)
         amount = prices.of(sub)
-        uow.subscriptions.save(sub, now)
-        uow.add_event(
-            CHARGE_COMMANDS,
-            {
-                "type": "charge.renewal",
-                "charge_key": charge_key(sub.id, period_index, attempt),
-                "subscription_id": str(sub.id),
-                "user_id": str(sub.user_id),
-                "user_email": sub.user_email,
-                "period_index": period_index,
-                "attempt": attempt,
-                "amount": amount,
-                "payment_method_id": sub.payment_method_id,
-                "description": f"Kinobill {prices.name(sub)}, 1 {sub.period}, renewal",
-            },
-        )
-        SCHEDULER_ACTIONS.labels("charge_requested").inc()
+        return {
+            "type": "charge.renewal",
+            "charge_key": charge_key(sub.id, period_index, attempt),
+            "subscription_id": str(sub.id),
+            "user_id": str(sub.user_id),
+            "user_email": sub.user_email,
+            "period_index": period_index,
+            "attempt": attempt,
+            "amount": amount,
+            "payment_method_id": sub.payment_method_id,
+            "description": f"Kinobill {prices.name(sub)}, 1 {sub.period}, renewal",
+        }
 
     def _end(self, uow: SubscriptionsUnitOfWork, sub: Subscription, now: datetime) -> bool:
         outcome = sub.expire(now, self.policy)

@@ -142,6 +142,31 @@ class SubscriptionRepository:
         entity.changed.clear()
         return self.update(entity.id, {**values, "updated_at": now})
 
+    def save_many(self, entities: Sequence[Subscription], now: datetime) -> None:
+        """`save` for many entities, without reading the rows back: one executemany (pipelined by
+        psycopg) per set of changed fields."""
+        s = t.subscriptions
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for entity in entities:
+            names = tuple(sorted(entity.changed))
+            if not names:
+                continue
+            params: dict[str, Any] = {"v_id": entity.id}
+            for name in names:
+                value = getattr(entity, name)
+                is_text = name in ("status", "ended_reason", "period") and value is not None
+                params[f"v_{name}"] = str(value) if is_text else value
+            groups.setdefault(names, []).append(params)
+            entity.changed.clear()
+        for names, rows in groups.items():
+            values: dict[str, Any] = {name: sa.bindparam(f"v_{name}") for name in names}
+            statement = (
+                s.update()
+                .where(s.c.id == sa.bindparam("v_id"))
+                .values(**values, updated_at=now, version=s.c.version + 1)
+            )
+            self.conn.execute(statement, rows)
+
     def open_for(self, user_id: uuid.UUID, plan_id: uuid.UUID) -> sa.Row | None:
         s = t.subscriptions
         return self.conn.execute(
@@ -232,17 +257,44 @@ class SubscriptionsUnitOfWork(UnitOfWork):
         self.plans = PlanRepository(conn)
         self.subscriptions = SubscriptionRepository(conn)
         self._changed_users: set[str] = set()
+        self._deferred: tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]]] | None = None
+
+    def defer_writes(self) -> None:
+        """Batch handlers: from now on events and e-mails are collected and written at `commit` (before
+        it, in the same transaction) as multi-row INSERTs. `queue_email` then answers whether the
+        e-mail has an address, not whether its dedupe key was new."""
+        self._deferred = ([], [])
 
     def add_event(self, stream: str, payload: dict[str, Any]) -> None:
         from kinobill.events import SUBSCRIPTION_CHANGES
         from kinobill.outbox import add_event
 
-        add_event(self.conn, t.outbox, stream, payload)
+        if self._deferred is not None:
+            self._deferred[0].append((stream, payload))
+        else:
+            add_event(self.conn, t.outbox, stream, payload)
         if stream == SUBSCRIPTION_CHANGES:
             self._changed_users.add(str(payload["user_id"]))
 
+    def flush(self) -> None:
+        """Write the deferred events and e-mails (see `defer_writes`) in the current transaction."""
+        from kinobill.mail import queue_emails
+        from kinobill.outbox import add_events
+
+        if not self._deferred:
+            return
+        events, emails = self._deferred
+        self._deferred = ([], [])
+        by_stream: dict[str, list[dict[str, Any]]] = {}
+        for stream, payload in events:
+            by_stream.setdefault(stream, []).append(payload)
+        for stream, payloads in by_stream.items():
+            add_events(self.conn, t.outbox, stream, payloads)
+        queue_emails(self.conn, t.emails, emails)
+
     def commit(self) -> None:
         """Commit; then drop the changed users' cached access answers (after, never before: see access.py)."""
+        self.flush()
         super().commit()
         users, self._changed_users = self._changed_users, set()
         if users:
@@ -253,8 +305,13 @@ class SubscriptionsUnitOfWork(UnitOfWork):
     def rollback(self) -> None:
         super().rollback()
         self._changed_users = set()
+        if self._deferred is not None:
+            self._deferred = ([], [])
 
     def queue_email(self, **kw: Any) -> bool:
         from kinobill.mail import queue_email
 
+        if self._deferred is not None:
+            self._deferred[1].append(kw)
+            return bool(kw.get("to"))
         return queue_email(self.conn, t.emails, **kw)
