@@ -143,7 +143,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE subscriptions.subscriptions")
-        print(f"seeded {args.subscriptions:,} due subscriptions; {len(methods)} saved cards", flush=True)
+        with engine.connect() as conn:
+            durable = conn.exec_driver_sql("SHOW synchronous_commit").scalar_one()
+        print(
+            f"seeded {args.subscriptions:,} due subscriptions; {len(methods)} saved cards; "
+            f"synchronous_commit={durable}",
+            flush=True,
+        )
 
         env = {
             **os.environ,
