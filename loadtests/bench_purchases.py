@@ -7,7 +7,10 @@ subscription row, idempotency record, Billing payment row, a YooKassa payment, t
 with locust's FastHttpUser from this process for a fixed time, and prints the figures. Loopback only;
 bounded in time; stops the stack at the end.
 
-    .venv/bin/python loadtests/bench_purchases.py [--seconds 20] [--users 64] [--web-workers 2]
+    .venv/bin/python loadtests/bench_purchases.py [--seconds 20] [--users 64] [--web-workers 2] [--rate 150]
+
+Without --rate the buyers go as fast as they can (throughput); with it, the load is paced at that many
+purchases per second in total (latency at a given load, e.g. the goal: 150/s with p99 under 100 ms).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import gevent  # noqa: E402
 import httpx  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
-from locust import FastHttpUser, constant, task  # noqa: E402
+from locust import FastHttpUser, constant, constant_throughput, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
 from kinobill.embedded import die_with_parent  # noqa: E402
@@ -82,6 +85,12 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--users", type=int, default=64, help="concurrent simulated buyers")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offered purchases/s in total (paced users); 0 = as fast as they can",
+    )
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn workers per service")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--purchases", type=int, default=8000, help="at most this many purchases (buyers)")
@@ -118,7 +127,7 @@ def main() -> int:
 
         class Purchaser(FastHttpUser):
             host = base
-            wait_time = constant(0)
+            wait_time = constant_throughput(args.rate / args.users) if args.rate else constant(0)
 
             @task
             def buy(self) -> None:
@@ -150,8 +159,9 @@ def main() -> int:
         stats = env.stats.get("purchase", "POST")
         runner.quit()
         done = stats.num_requests - stats.num_failures
+        offered = f"offered {args.rate:.0f}/s by " if args.rate else ""
         print(
-            f"\npurchases through the whole path ({args.users} concurrent buyers, "
+            f"\npurchases through the whole path ({offered}{args.users} concurrent buyers, "
             f"{args.web_workers} uvicorn workers per service, {os.cpu_count()} cores shared by everything)"
         )
         print(f"  completed      {done} in {elapsed:.1f} s  = {done / elapsed:.1f} purchases/s")
