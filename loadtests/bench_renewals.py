@@ -1,15 +1,15 @@
 """Benchmark: renewals completed per second end to end (scheduler → stream → charge → activation).
 
 Everything real and on loopback: a throw-away embedded Postgres and Redis, the YooKassa sandbox, and
-`kinobill worker` processes split by role (one scheduler + relays + payment results process, several
-charge-commands consumers). Seeds N subscriptions whose first renewal attempt is due now, each with a
+`kinobill worker` processes split by role (one scheduler + relays process, then charge-commands and
+payment-results consumers, two of each by default: the shape measured in docs/renewals.md). Seeds N subscriptions whose first renewal attempt is due now, each with a
 saved card (a few saved methods made through the sandbox's real checkout, shared round-robin: the
 provider side is not what is measured), then starts the workers and counts subscriptions that reached
 period 1 (the renewal recorded and the subscription extended) until all are renewed or the time runs
 out. E-mails are queued in the same transactions but not sent (the SMTP workers are not started).
 
-    .venv/bin/python loadtests/bench_renewals.py [--subscriptions 100000] [--charge-workers 3]
-                                                 [--result-workers 1] [--batch 1000] [--timeout 900]
+    .venv/bin/python loadtests/bench_renewals.py [--subscriptions 100000] [--charge-workers 2]
+                                                 [--result-workers 2] [--batch 1000] [--timeout 900]
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--subscriptions", type=int, default=100_000)
-    parser.add_argument("--charge-workers", type=int, default=3)
-    parser.add_argument("--result-workers", type=int, default=1)
+    parser.add_argument("--charge-workers", type=int, default=2)
+    parser.add_argument("--result-workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args(argv)
