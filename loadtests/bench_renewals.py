@@ -3,10 +3,11 @@
 Everything real and on loopback: a throw-away embedded Postgres and Redis, the YooKassa sandbox, and
 `kinobill worker` processes split by role (one scheduler + relays process, then charge-commands and
 payment-results consumers, two of each by default: the shape measured in docs/renewals.md). Seeds N
-subscriptions whose first renewal attempt is due now, each with a saved card (a few saved methods made through the sandbox's real checkout, shared round-robin: the
-provider side is not what is measured), then starts the workers and counts subscriptions that reached
-period 1 (the renewal recorded and the subscription extended) until all are renewed or the time runs
-out. E-mails are queued in the same transactions but not sent (the SMTP workers are not started).
+subscriptions whose first renewal attempt is due now, each with a saved card (a few saved methods made
+through the sandbox's real checkout, shared round-robin: the provider side is not what is measured), then
+starts the workers and counts subscriptions that reached period 1 (the renewal recorded and the
+subscription extended) until all are renewed or the time runs out. E-mails are queued in the same
+transactions but not sent (the SMTP workers are not started).
 
     .venv/bin/python loadtests/bench_renewals.py [--subscriptions 100000] [--charge-workers 2]
                                                  [--result-workers 2] [--batch 1000] [--timeout 900]
