@@ -193,6 +193,7 @@ class Payment(ReadOnlyModel, MoneyMixin):
     provider_attempts = models.IntegerField()
     last_error = models.TextField(null=True)
     refunded_amount = models.BigIntegerField()
+    duplicate_of = models.UUIDField(null=True)  # a second success for a paid period, returned in full
     provider_object = models.JSONField(null=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

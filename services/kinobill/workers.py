@@ -86,7 +86,12 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         from kinobill.billing.api import payment_service
         from kinobill.billing.refund_api import refund_service
 
-        periodic(lambda: payment_service().reconcile_once() + refund_service().reconcile_once(), 1.0)(stop)
+        def reconcile() -> int:
+            payments, refunds = payment_service(), refund_service()
+            duplicates = refunds.return_duplicate_payments(payments.duplicates_to_refund())
+            return payments.reconcile_once() + refunds.reconcile_once() + duplicates
+
+        periodic(reconcile, 1.0)(stop)
 
     def reconcile_subscriptions(stop: threading.Event) -> None:
         from kinobill.subscriptions.abandoned import AbandonedPurchases

@@ -347,3 +347,74 @@ def test_a_lost_webhook_is_recovered_by_reconciliation_on_demand(stack, db, plan
         timeout=30,
     ).json()
     assert again["pending_payments"] == 0
+
+
+def test_a_period_paid_twice_at_yookassa_is_recorded_once_and_the_second_payment_returned(
+    stack, db, plan, buyer, tokens
+):
+    """The one double charge we cannot prevent happens outside us (two payments completed for one period):
+    it is recorded as a duplicate, never activates anything twice, and goes back in full by itself."""
+    purchase = buyer.buy(plan["id"]).json()
+    first = purchase["payment"]
+    second = httpx.post(
+        f"{stack.billing_url}/internal/v1/payments",
+        headers={**tokens.service_headers(), "Idempotency-Key": uuid.uuid4().hex},
+        json={
+            "subscription_id": purchase["id"],
+            "user_id": str(buyer.user_id),
+            "user_email": buyer.email,
+            "period_index": 0,
+            "kind": "initial",
+            "amount": first["amount"],
+            "description": "second link",
+        },
+        timeout=30,
+    ).json()
+    assert second["id"] != first["id"]
+    stack.sandbox.confirm(first["provider_payment_id"], SUCCESS_CARD)
+    wait_until(lambda: buyer.subscription(purchase["id"])["status"] == "active", message="activation")
+    stack.sandbox.confirm(second["provider_payment_id"], SUCCESS_CARD)
+
+    def returned() -> bool:
+        with db.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT status, duplicate_of, refunded_amount, amount FROM billing.payments WHERE id = :p"
+                ),
+                {"p": second["id"]},
+            ).one()
+        return (
+            row.status == "succeeded"
+            and str(row.duplicate_of) == first["id"]
+            and row.refunded_amount == row.amount
+        )
+
+    wait_until(returned, timeout=30, message="the duplicate to be refunded in full")
+    at_yookassa = httpx.get(
+        f"{stack.sandbox.api_url}/payments/{second['provider_payment_id']}",
+        auth=(stack.sandbox.shop_id, stack.sandbox.secret_key),
+    ).json()
+    assert at_yookassa["refunded_amount"]["value"] == second["amount"]  # the money went back, once
+    kept = httpx.get(
+        f"{stack.sandbox.api_url}/payments/{first['provider_payment_id']}",
+        auth=(stack.sandbox.shop_id, stack.sandbox.secret_key),
+    ).json()
+    assert kept.get("refunded_amount", {"value": "0.00"})["value"] == "0.00"
+    with db.connect() as conn:
+        periods = conn.execute(
+            sa.text("SELECT count(*) FROM subscriptions.subscription_periods WHERE subscription_id = :s"),
+            {"s": purchase["id"]},
+        ).scalar_one()
+        duplicate_refunds = conn.execute(
+            sa.text("SELECT count(*), sum(amount) FROM billing.refunds WHERE payment_id = :p"),
+            {"p": second["id"]},
+        ).one()
+    assert periods == 1
+    assert duplicate_refunds[0] == 1
+    assert buyer.subscription(purchase["id"])["status"] == "active"
+    wait_until(
+        lambda: any(
+            m["headers"].get("X-Kinobill-Kind") == "payment_duplicate" for m in mail_to(stack, buyer.email)
+        ),
+        message="the duplicate e-mail",
+    )

@@ -390,16 +390,66 @@ class PaymentService:
             values.update(
                 paid_at=now, saved_payment_method_id=method.get("id") if method.get("saved") else None
             )
+            first = self._success_of_period(conn, row)
+            if first is not None:
+                # The money was taken twice at YooKassa for one period: record the truth, announce
+                # nothing to Subscriptions, and let the reconciler return it in full (refund_duplicates).
+                values["duplicate_of"] = first
+                log.error("payment %s duplicates %s for the same period: refunding it", payment_id, first)
         else:
             values.update(cancellation_reason=reason, cancellation_party=party)
         settled = conn.execute(
             t.payments.update().where(t.payments.c.id == payment_id).values(**values).returning(t.payments)
         ).one()
+        if settled.duplicate_of is not None:
+            amount = format_rub(settled.amount)
+            queue_email(
+                conn,
+                t.emails,
+                dedupe_key=f"payment-duplicate:{settled.id}",
+                to=settled.user_email,
+                user_id=settled.user_id,
+                kind="payment_duplicate",
+                subject=f"A second payment of {amount} RUB is being returned",
+                body=(
+                    f"This period was already paid, so your second payment of {amount} RUB "
+                    f"({settled.description}) goes back to you in full."
+                ),
+            )
+            return settled, True
         if announcements is None:
             self._announce(conn, settled)
         else:
             announcements.append(self._announcement(settled))
         return settled, True
+
+    @staticmethod
+    def _success_of_period(conn: sa.Connection, row: Any) -> uuid.UUID | None:
+        """The payment that already paid this row's period, locked (so two settling at once serialise)."""
+        p = t.payments
+        return conn.execute(
+            sa.select(p.c.id)
+            .where(
+                p.c.subscription_id == row.subscription_id,
+                p.c.period_index == row.period_index,
+                p.c.status == PaymentStatus.SUCCEEDED,
+                p.c.duplicate_of.is_(None),
+                p.c.id != row.id,
+            )
+            .with_for_update()
+        ).scalar()
+
+    def duplicates_to_refund(self, limit: int = 100) -> list[Any]:
+        p = t.payments
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(p)
+                    .where(p.c.duplicate_of.is_not(None), p.c.refunded_amount < p.c.amount)
+                    .order_by(p.c.created_at)
+                    .limit(limit)
+                ).all()
+            )
 
     def _announce(self, conn: sa.Connection, row: Any) -> None:
         event, email = self._announcement(row)

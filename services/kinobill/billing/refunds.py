@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +50,7 @@ REFUND_RECOVERIES = Counter(
 FIRST_CHECK = timedelta(minutes=2)
 UNKNOWN_OUTCOME_RECHECK = timedelta(seconds=5)
 OPEN = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
+DUPLICATE_REFUND_PREFIX = "system:duplicate:"
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ class RefundService:
                 .where(
                     p.c.subscription_id == request.subscription_id,
                     p.c.status == PaymentStatus.SUCCEEDED,
+                    p.c.duplicate_of.is_(None),  # a duplicate is returned whole by the system, not by users
                     p.c.kind.in_(("initial", "renewal")),
                 )
                 .order_by(p.c.period_index.desc())
@@ -349,6 +351,8 @@ class RefundService:
                 # restores the subscription only when there are none).
                 "other_open_refunds": others_open,
                 "reason": row.cancellation_reason,
+                # Returning a payment taken twice for one period leaves the paid subscription alone.
+                "ends_subscription": not row.refund_key.startswith(DUPLICATE_REFUND_PREFIX),
             },
         )
         amount = format_rub(row.amount)
@@ -401,6 +405,31 @@ class RefundService:
             return "duplicate"
         settled = self._settle(row.id, provider)
         return "applied" if settled.status != RefundStatus.PENDING else "still_pending"
+
+    def return_duplicate_payments(self, payments: Sequence[Any]) -> int:
+        """Refund in full each payment YooKassa took twice for one period (`payments.duplicate_of`).
+        The refund key is the payment's, so every pass lands on the same refund; returns how many were
+        asked of YooKassa or are on their way."""
+        started = 0
+        for payment in payments:
+            try:
+                refund = self.create(
+                    RefundRequest(
+                        subscription_id=payment.subscription_id,
+                        user_id=payment.user_id,
+                        refund_key=f"system:duplicate:{payment.id}",
+                        period_index=payment.period_index,
+                        period_start=None,
+                        period_end=None,
+                        requested_by="system",
+                        full=True,
+                        payment_id=payment.id,
+                    )
+                )
+                started += refund["status"] != RefundStatus.CANCELED
+            except Exception:
+                log.exception("returning duplicate payment %s failed", payment.id)
+        return started
 
     def reconcile_once(self, limit: int = 100) -> int:
         now = self.now()

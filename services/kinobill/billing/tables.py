@@ -37,6 +37,9 @@ payments = sa.Table(
     sa.Column("provider_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
     sa.Column("refunded_amount", sa.BigInteger, nullable=False, server_default="0"),
+    # Set when YooKassa reports a second success for a period already paid (e.g. a payer who paid two
+    # open links): the money is real, so it is recorded, kept out of the one-success index and refunded.
+    sa.Column("duplicate_of", pg.UUID(as_uuid=True)),
     sa.Column("provider_object", pg.JSONB),  # the last object read from YooKassa
     timestamp("created_at", nullable=False, server_default=NOW),
     timestamp("updated_at", nullable=False, server_default=NOW),
@@ -46,12 +49,18 @@ payments = sa.Table(
     sa.CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_bound"),
     sa.CheckConstraint("status IN ('pending', 'succeeded', 'canceled')", name="status"),
     # At most one successful charge per (subscription, period): the invariant, enforced by Postgres.
+    # A provider-side duplicate is the one exception, recorded as such and returned in full.
     sa.Index(
         "uq_payments_one_success_per_period",
         "subscription_id",
         "period_index",
         unique=True,
-        postgresql_where=sa.text("status = 'succeeded'"),
+        postgresql_where=sa.text("status = 'succeeded' AND duplicate_of IS NULL"),
+    ),
+    sa.Index(
+        "ix_payments_duplicates_to_refund",
+        "created_at",
+        postgresql_where=sa.text("duplicate_of IS NOT NULL AND refunded_amount < amount"),
     ),
     sa.Index("ix_payments_user", "user_id", "created_at"),
     sa.Index("ix_payments_subscription", "subscription_id", "period_index"),

@@ -157,6 +157,8 @@ class Cancellations:
                 "refund %s of %s was canceled: %s", event["refund_id"], subscription_id, event.get("reason")
             )
             return "unchanged"
+        if not event.get("ends_subscription", True):
+            return "unchanged"  # a duplicate payment returned: the paid period stands
         with self.uow() as uow:
             if uow.subscriptions.get(subscription_id) is None:
                 log.error("refund result for unknown subscription %s", subscription_id)
