@@ -79,6 +79,7 @@ class Settings(BaseSettings):
 
     db_pool_size: int = 10
     db_max_overflow: int = 20
+    db_pool_pre_ping: bool = False
 
     # Crash injection for the crash tests: "point1,point2" makes the process os._exit at those points.
     crash_points: str = Field(default="", alias="KINOBILL_CRASH_POINTS")

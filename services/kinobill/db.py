@@ -82,12 +82,15 @@ def emails_table(schema: str) -> sa.Table:
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+def engine_for(url: str, pool_size: int = 10, max_overflow: int = 20, pre_ping: bool = False) -> Engine:
+    """A pooled engine. `pre_ping` costs a round trip per checkout; it is off by default because every
+    money operation is retried idempotently, so the one request that meets a connection broken by a
+    database failover fails cleanly (5xx, or a redelivery) and the pool then drops the dead connections."""
     return sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
     )

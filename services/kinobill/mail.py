@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.dialects.postgresql import insert
 
+from kinobill.pacing import IdleBackoff
+
 log = logging.getLogger(__name__)
 
 EMAILS_SENT = Counter("kinobill_emails_sent_total", "E-mails handed to SMTP", ["kind"])
@@ -156,11 +158,11 @@ class EmailSender:
                 )
         return len(sent)
 
-    def run(self, stop: threading.Event, idle_wait: float = 0.1) -> None:
+    def run(self, stop: threading.Event, idle: IdleBackoff | None = None) -> None:
+        idle = idle or IdleBackoff(least=0.05, most=0.5)
         while not stop.is_set():
             try:
-                if self.send_once() == 0:
-                    stop.wait(idle_wait)
+                idle.after(self.send_once() > 0, stop)
             except Exception:
                 log.exception("e-mail sender failed; retrying")
                 stop.wait(1.0)

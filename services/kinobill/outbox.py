@@ -18,6 +18,8 @@ import redis
 import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
 
+from kinobill.pacing import IdleBackoff
+
 log = logging.getLogger(__name__)
 
 OUTBOX_PUBLISHED = Counter("kinobill_outbox_published_total", "Outbox rows published", ["schema"])
@@ -82,11 +84,13 @@ class OutboxRelay:
         OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
         return len(rows)
 
-    def run(self, stop: threading.Event, idle_wait: float = 0.02) -> None:
+    def run(self, stop: threading.Event, idle: IdleBackoff | None = None) -> None:
+        idle = idle or IdleBackoff(least=0.02, most=0.25)
         while not stop.is_set():
             try:
-                if self.relay_once() < self.batch_size:
-                    stop.wait(idle_wait)
+                published = self.relay_once()
+                if published < self.batch_size:  # a full batch means more is waiting: go on at once
+                    idle.after(published > 0, stop)
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 stop.wait(1.0)

@@ -23,9 +23,8 @@ class Runtime:
     def engine(self) -> sa.Engine:
         if not self.settings.database_url:
             raise RuntimeError("DATABASE_URL is not set (kinobill run sets it for the local stack)")
-        return engine_for(
-            self.settings.database_url, self.settings.db_pool_size, self.settings.db_max_overflow
-        )
+        s = self.settings
+        return engine_for(s.database_url, s.db_pool_size, s.db_max_overflow, s.db_pool_pre_ping)
 
     @cached_property
     def redis(self) -> redis.Redis:
