@@ -13,10 +13,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import redis
+import sqlalchemy as sa
 
+from kinobill.clock import TestClock
 from kinobill.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_runtime_dir
 from kinobill.security import LocalKeys, mint_service_token, mint_user_token
+from shop import Buyer, create_plan
 from support import ServiceProcess, free_port, kinobill_command
 from yookassa_sandbox.testing import start_sandbox
 
@@ -195,3 +200,40 @@ def subscriptions_service(stack: Stack) -> str:
 @pytest.fixture(scope="session")
 def billing_service(stack: Stack) -> str:
     return stack.billing_url
+
+
+# --- the shop: a plan on sale, a buyer, the database, the test clock ---------------------------------
+
+
+@pytest.fixture()
+def plan(stack: Stack, tokens: Tokens) -> dict:
+    return create_plan(stack, tokens, name="Money Plan")
+
+
+@pytest.fixture()
+def buyer(stack: Stack, tokens: Tokens) -> Iterator[Buyer]:
+    user_id = uuid.uuid4()
+    email = f"{user_id.hex[:12]}@example.com"
+    headers = tokens.user_headers(user_id, email)
+    with (
+        httpx.Client(base_url=stack.subscriptions_url, headers=headers, timeout=30) as subs,
+        httpx.Client(base_url=stack.billing_url, headers=headers, timeout=30) as billing,
+    ):
+        yield Buyer(user_id, email, subs, billing)
+
+
+@pytest.fixture(scope="session")
+def db(migrated_database: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(migrated_database)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def clock(redis_url: str) -> Iterator[TestClock]:
+    """The services' shared test clock, re-read on every call; back to real time afterwards."""
+    client = redis.Redis.from_url(redis_url)
+    test_clock = TestClock(client, refresh=0)
+    yield test_clock
+    test_clock.reset()
+    client.close()

@@ -8,12 +8,8 @@ import httpx
 import pytest
 import redis
 
-from kinobill.clock import TestClock
-from money.conftest import Buyer, buyer, plan  # noqa: F401 - fixtures re-exported for tests/access
-from support import wait_until
+from shop import SUCCESS_CARD, Buyer
 
-SUCCESS_CARD = "5555555555554444"
-DECLINED_CARD = "5555555555554600"  # insufficient_funds
 PATH = "/internal/v1/users/{user_id}/subscriptions/active"
 
 
@@ -22,13 +18,7 @@ def purchase(stack, who: Buyer, plan_id: str, card: str | None = SUCCESS_CARD) -
     response = who.buy(plan_id)
     assert response.status_code == 201, response.text
     body = response.json()
-    if card is None:
-        return body
-    stack.sandbox.confirm(body["payment"]["provider_payment_id"], card)
-    return wait_until(
-        lambda: (s := who.subscription(body["id"]))["status"] != "awaiting_payment" and s,
-        message="the payment result to be applied",
-    )
+    return body if card is None else who.pay(stack, body, card)
 
 
 @pytest.fixture()
@@ -60,15 +50,6 @@ def auth(stack, tokens) -> Iterator[httpx.Client]:
         base_url=stack.subscriptions_url, headers=tokens.service_headers("auth"), timeout=10
     ) as client:
         yield client
-
-
-@pytest.fixture()
-def test_clock(redis_url: str) -> Iterator[TestClock]:
-    client = redis.Redis.from_url(redis_url)
-    clock = TestClock(client)
-    yield clock
-    clock.reset()
-    client.close()
 
 
 @pytest.fixture()

@@ -31,13 +31,13 @@ def test_a_refund_removes_the_subscription_on_the_next_read(stack, auth, plan, b
     assert after.headers["x-cache"] == "miss"  # invalidated by the change, not merely filtered
 
 
-def test_an_expiry_removes_the_subscription_on_the_next_read(stack, auth, plan, buyer, test_clock):
+def test_an_expiry_removes_the_subscription_on_the_next_read(stack, auth, plan, buyer, clock):
     sub = purchase(stack, buyer, plan["id"])
     cancelled = buyer.subscriptions.post(f"/api/v1/subscriptions/{sub['id']}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     assert len(auth.get(PATH.format(user_id=buyer.user_id)).json()["items"]) == 1  # cached now
 
-    test_clock.set(datetime.fromisoformat(sub["current_period_end"]) + timedelta(minutes=1))
+    clock.set(datetime.fromisoformat(sub["current_period_end"]) + timedelta(minutes=1))
     wait_until(
         lambda: tick(stack) and buyer.subscription(sub["id"])["status"] == "ended",
         timeout=60,

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from access.conftest import DECLINED_CARD, PATH, purchase
+from access.conftest import PATH, purchase
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.subscriptions.access import entry_key, generation_key
-from money.conftest import Buyer
+from shop import DECLINED_CARD, Buyer
 from support import wait_until
 
 
@@ -117,13 +117,13 @@ def test_a_bad_user_id_is_422(auth):
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
 
 
-def test_a_cached_answer_never_grants_access_past_its_end(stack, auth, plan, buyer, test_clock, redis_client):
+def test_a_cached_answer_never_grants_access_past_its_end(stack, auth, plan, buyer, clock, redis_client):
     sub = purchase(stack, buyer, plan["id"])
     assert len(items(active(auth, buyer.user_id))) == 1
     assert active(auth, buyer.user_id).headers["x-cache"] == "hit"
     end = datetime.fromisoformat(sub["current_period_end"])
 
-    test_clock.set(end + timedelta(minutes=1))  # the services re-read the clock within 50 ms
+    clock.set(end + timedelta(minutes=1))  # the services re-read the clock within 50 ms
     later = wait_until(
         lambda: (r := active(auth, buyer.user_id)).status_code == 200 and r.json()["items"] == [] and r,
         message="the item to drop out at its end",
@@ -133,7 +133,7 @@ def test_a_cached_answer_never_grants_access_past_its_end(stack, auth, plan, buy
 
     redis_client.delete(entry_key(str(buyer.user_id)))
     assert items(active(auth, buyer.user_id)) == []  # filled while the clock is past the end
-    test_clock.reset()  # the clock goes back: the entry filled "in the future" must not be trusted
+    clock.reset()  # the clock goes back: the entry filled "in the future" must not be trusted
     back = wait_until(
         lambda: items(active(auth, buyer.user_id)), message="the item to be listed again after the reset"
     )

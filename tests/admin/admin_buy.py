@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shop import SUCCESS_CARD
 from support import wait_until
-
-SUCCESS_CARD = "5555555555554444"
 
 
 def bought(

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from money.conftest import buyer, plan  # noqa: F401 - the real purchase flow's fixtures, reused
 from support import free_port
 
 ADMIN_ENV_KEYS = (

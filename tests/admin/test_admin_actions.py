@@ -15,7 +15,7 @@ from django.test import override_settings
 
 from kinobill.billing import tables as billing
 from kinobill.subscriptions import tables as subs
-from money.conftest import mail_to
+from shop import mail_to
 from support import free_port, wait_until
 
 

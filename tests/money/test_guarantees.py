@@ -14,17 +14,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from money.conftest import mail_to
+from shop import SUCCESS_CARD, mail_to
 from support import wait_until
-
-SUCCESS_CARD = "5555555555554444"
-
-
-@pytest.fixture(scope="module")
-def db(migrated_database):
-    engine = sa.create_engine(migrated_database)
-    yield engine
-    engine.dispose()
 
 
 def provider_payments(stack, payment_id: str) -> set[str]:
@@ -78,10 +69,9 @@ def assert_single_outcome(stack, db, buyer, subscription_id: str) -> None:
 
 
 def activate(stack, buyer, purchase: dict) -> dict:
-    stack.sandbox.confirm(purchase["payment"]["provider_payment_id"], SUCCESS_CARD)
-    return wait_until(
-        lambda: (s := buyer.subscription(purchase["id"]))["status"] == "active" and s, message="activation"
-    )
+    active = buyer.pay(stack, purchase)
+    assert active["status"] == "active", active
+    return active
 
 
 # --- concurrency and callbacks -----------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from money.conftest import mail_to
+from shop import mail_to
 from support import wait_until
 
 

@@ -7,11 +7,8 @@ import uuid
 import httpx
 import pytest
 
-from money.conftest import mail_to
+from shop import DECLINED_CARD, SUCCESS_CARD, mail_to
 from support import wait_until
-
-SUCCESS_CARD = "5555555555554444"
-DECLINED_CARD = "5555555555554600"  # insufficient_funds
 
 
 def test_purchase_confirmed_with_a_test_card_activates_once(stack, plan, buyer):

@@ -7,22 +7,12 @@ from datetime import datetime
 
 import httpx
 
-from money.conftest import Buyer
-from support import wait_until
-
-SUCCESS_CARD = "5555555555554444"
+from shop import Buyer
 
 
 def pay(stack, buyer: Buyer, plan: dict) -> dict:
     """Buy, pay with a test card, wait until active: the subscription with its payment."""
-    bought = buyer.buy(plan["id"])
-    assert bought.status_code == 201, bought.text
-    body = bought.json()
-    stack.sandbox.confirm(body["payment"]["provider_payment_id"], SUCCESS_CARD)
-    active = wait_until(
-        lambda: (s := buyer.subscription(body["id"]))["status"] == "active" and s, message="activation"
-    )
-    return {**active, "payment": body["payment"]}
+    return buyer.subscribe(stack, plan)
 
 
 def refund(buyer: Buyer, subscription_id: str, key: str | None = None) -> httpx.Response:

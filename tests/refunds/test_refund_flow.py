@@ -16,8 +16,8 @@ import redis
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.refunds import refund_amount
 from kinobill.events import SUBSCRIPTION_CHANGES
-from money.conftest import mail_to
 from refunds.helpers import at, pay, provider_refund, provider_refunds, refund
+from shop import mail_to
 from support import wait_until
 
 

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from kinobill.domain.money import parse_rub
-from money.conftest import mail_to
-from refunds.helpers import SUCCESS_CARD, pay, provider_refunds, refund
+from refunds.helpers import pay, provider_refunds, refund
+from shop import SUCCESS_CARD, mail_to
 from support import wait_until
 
 

@@ -14,29 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from kinobill.clock import TestClock
 from kinobill.subscriptions import tables as st
-from money.conftest import Buyer, buyer, mail_to, plan  # noqa: F401 - fixtures reused
+from shop import SUCCESS_CARD, Buyer, mail_to
 from support import kinobill_command, wait_until
-
-SUCCESS_CARD = "5555555555554444"
-
-
-@pytest.fixture()
-def clock(redis_url: str) -> Iterator[TestClock]:
-    clock = TestClock(redis.Redis.from_url(redis_url), refresh=0)
-    yield clock
-    clock.reset()
-
-
-@pytest.fixture(scope="session")
-def db(migrated_database: str) -> Iterator[sa.Engine]:
-    engine = sa.create_engine(migrated_database)
-    yield engine
-    engine.dispose()
 
 
 def tick(stack, policy: dict | None = None) -> dict:
@@ -121,7 +104,7 @@ class Renewals:
 
 
 @pytest.fixture()
-def renewals(stack, db, clock, buyer) -> Iterator[Renewals]:  # noqa: F811
+def renewals(stack, db, clock, buyer) -> Iterator[Renewals]:
     helper = Renewals(stack, db, clock, buyer)
     yield helper
     helper.end_all()
