@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
+from kinobill.billing.reconciling import reconcile_due
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.statuses import PaymentKind, PaymentStatus, payment_status_from_provider
 from kinobill.events import PAYMENT_RESULTS
@@ -499,27 +500,14 @@ class PaymentService:
 
     def reconcile_once(self, limit: int = 100) -> int:
         """Ask YooKassa about payments that are not final after their deadline. Returns how many settled."""
-        now = self.now()
-        with self.engine.connect() as conn:
-            due = (
-                conn.execute(
-                    sa.select(t.payments.c.id)
-                    .where(t.payments.c.status == PaymentStatus.PENDING, t.payments.c.next_check_at <= now)
-                    .order_by(t.payments.c.next_check_at)
-                    .limit(limit)
-                )
-                .scalars()
-                .all()
-            )
-        settled = 0
-        for payment_id in due:
-            try:
-                if self.reconcile_payment(payment_id):
-                    settled += 1
-                    RECONCILER_RECOVERIES.labels("payment").inc()
-            except Exception:
-                log.exception("reconciling payment %s failed", payment_id)
-        return settled
+        return reconcile_due(
+            self.engine,
+            t.payments,
+            self.now(),
+            self.reconcile_payment,
+            RECONCILER_RECOVERIES.labels("payment").inc,
+            limit,
+        )
 
     def reconcile_payment(self, payment_id: uuid.UUID) -> bool:
         with self.engine.connect() as conn:

@@ -32,6 +32,7 @@ from prometheus_client import Counter
 
 from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
+from kinobill.billing.reconciling import reconcile_due
 from kinobill.domain.errors import NothingToRefund
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.refunds import refund_amount
@@ -432,27 +433,9 @@ class RefundService:
         return started
 
     def reconcile_once(self, limit: int = 100) -> int:
-        now = self.now()
-        with self.engine.connect() as conn:
-            due = (
-                conn.execute(
-                    sa.select(t.refunds.c.id)
-                    .where(t.refunds.c.status == RefundStatus.PENDING, t.refunds.c.next_check_at <= now)
-                    .order_by(t.refunds.c.next_check_at)
-                    .limit(limit)
-                )
-                .scalars()
-                .all()
-            )
-        settled = 0
-        for refund_id in due:
-            try:
-                if self.reconcile_refund(refund_id):
-                    settled += 1
-                    REFUND_RECOVERIES.inc()
-            except Exception:
-                log.exception("reconciling refund %s failed", refund_id)
-        return settled
+        return reconcile_due(
+            self.engine, t.refunds, self.now(), self.reconcile_refund, REFUND_RECOVERIES.inc, limit
+        )
 
     def reconcile_refund(self, refund_id: uuid.UUID) -> bool:
         with self.engine.connect() as conn:
