@@ -17,8 +17,8 @@ from kinobill.billing.webhooks import NotificationHandler, SourceFilter, parse_n
 from kinobill.config import Environment
 from kinobill.domain.money import parse_rub
 from kinobill.domain.statuses import PaymentKind
+from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
-from kinobill.subscriptions.plans import decode_cursor, encode_cursor
 from kinobill.web import ApiError, CurrentService, CurrentUser, IdempotencyKey, StrictModel, error_response
 
 
@@ -110,11 +110,13 @@ def list_my_payments(
     user: CurrentUser, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> dict:
     """The caller's payment history, newest first."""
-    before = decode_cursor(cursor) if cursor else None
-    rows = payment_service().list_for_user(user.user_id, before=before, limit=limit + 1)
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-    return {"items": [payment_json(r) for r in page], "next_cursor": next_cursor}
+    service = payment_service()
+    return keyset_page(
+        cursor,
+        limit,
+        lambda before, count: service.list_for_user(user.user_id, before=before, limit=count),
+        payment_json,
+    )
 
 
 @user_router.get("/payments/{payment_id}")

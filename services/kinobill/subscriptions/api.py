@@ -16,11 +16,12 @@ from kinobill.domain.errors import DomainError
 from kinobill.domain.money import parse_rub
 from kinobill.domain.periods import BillingPeriod
 from kinobill.idempotency import IdempotencyStore, request_fingerprint
+from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
 from kinobill.security import UserPrincipal
 from kinobill.subscriptions import tables
 from kinobill.subscriptions.billing_client import BillingClient
-from kinobill.subscriptions.plans import PlanCatalogue, PlanInput, decode_cursor, encode_cursor
+from kinobill.subscriptions.plans import PlanCatalogue, PlanInput
 from kinobill.subscriptions.purchases import Purchases, subscription_json
 from kinobill.subscriptions.renewals import renewal_policy
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
@@ -212,11 +213,13 @@ def buy_subscription(body: SubscriptionCreate, user: CurrentUser, key: Idempoten
 
 @user_router.get("/subscriptions")
 def list_my_subscriptions(user: CurrentUser, cursor: str | None = None, limit: Limit = 50) -> dict:
-    before = decode_cursor(cursor) if cursor else None
-    rows = purchases().list(user.user_id, before=before, limit=limit + 1)
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-    return {"items": [subscription_json(r) for r in page], "next_cursor": next_cursor}
+    service = purchases()
+    return keyset_page(
+        cursor,
+        limit,
+        lambda before, count: service.list(user.user_id, before=before, limit=count),
+        subscription_json,
+    )
 
 
 @user_router.get("/subscriptions/{subscription_id}")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kinobill.domain import plans as rules
 from kinobill.domain.money import format_rub
+from kinobill.pagination import Position, keyset_page
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 from kinobill.web import ApiError
 
@@ -144,25 +144,10 @@ class PlanCatalogue:
             return plan_json(row)
 
     def list(self, *, on_sale_only: bool, cursor: str | None, limit: int) -> dict[str, Any]:
-        after = decode_cursor(cursor) if cursor else None
-        with self.uow() as uow:
-            rows = uow.plans.list(
-                on_sale_at=self.now() if on_sale_only else None, after=after, limit=limit + 1
-            )
-        page = rows[:limit]
-        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-        return {"items": [plan_json(r) for r in page], "next_cursor": next_cursor}
+        def fetch(after: Position | None, count: int) -> Sequence[Any]:
+            with self.uow() as uow:
+                return uow.plans.list(
+                    on_sale_at=self.now() if on_sale_only else None, after=after, limit=count
+                )
 
-
-def encode_cursor(moment: datetime, row_id: uuid.UUID) -> str:
-    """An opaque keyset cursor: (sort time, id) of the last item shown."""
-    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{row_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, _, row_id = raw.partition("|")
-        return datetime.fromisoformat(moment), uuid.UUID(row_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(422, "invalid_cursor", "the cursor is not valid") from exc
+        return keyset_page(cursor, limit, fetch, plan_json)
