@@ -8,15 +8,16 @@ Time keeps flowing; only the offset jumps (like Stripe's test clocks, minus the 
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import redis
 
+from kinobill.domain import schedule
+from kinobill.domain.errors import InvalidRenewalPolicy
+
 TEST_CLOCK_KEY = "kinobill:test-clock:offset-us"
-_DURATION = re.compile(r"^\s*(-?\d+)\s*([dhms]|w)?\s*$")
 
 
 class Clock(Protocol):
@@ -70,15 +71,15 @@ class TestClock:
 
 
 def parse_duration(text: str) -> timedelta:
-    """'29d', '36h', '90m', '30s', '2w' or plain seconds → timedelta."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 29d, 36h, 90m, 30s)")
-    amount, unit = int(match.group(1)), match.group(2) or "s"
-    return {
-        "w": timedelta(weeks=amount),
-        "d": timedelta(days=amount),
-        "h": timedelta(hours=amount),
-        "m": timedelta(minutes=amount),
-        "s": timedelta(seconds=amount),
-    }[unit]
+    """'29d', '36h', '1d12h', '2w', plain seconds, or any of them negative (the test clock may go back):
+    the renewal policy's duration syntax (`domain.schedule.parse_duration`) plus a sign and weeks."""
+    body = text.replace(" ", "").lower()
+    negative = body.startswith("-")
+    body = body.removeprefix("-")
+    if body.endswith("w") and body[:-1].isdigit():
+        body = f"{int(body[:-1]) * 7}d"
+    try:
+        magnitude = schedule.parse_duration(body)
+    except InvalidRenewalPolicy as exc:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 29d, 36h, 90m, 30s)") from exc
+    return -magnitude if negative else magnitude
