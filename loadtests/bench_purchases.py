@@ -22,7 +22,6 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -39,12 +38,7 @@ from locust.env import Environment  # noqa: E402
 
 from kinobill.embedded import die_with_parent  # noqa: E402
 from kinobill.security import LocalKeys, mint_service_token, mint_user_token  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from yookassa_sandbox.testing import free_port  # noqa: E402
 
 
 def start_stack(home: Path, web_workers: int) -> tuple[subprocess.Popen[bytes], dict[str, int], Path]:
