@@ -29,7 +29,7 @@ from kinobill.events import PAYMENT_RESULTS, REFUND_RESULTS
 from kinobill.mail import EmailSender
 from kinobill.outbox import OutboxRelay
 from kinobill.runtime import Runtime
-from kinobill.streams import StreamConsumer
+from kinobill.streams import BatchHandler, Handler, StreamConsumer
 from kinobill.subscriptions import tables as subscription_tables
 
 log = logging.getLogger(__name__)
@@ -68,19 +68,38 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
             crash_point=runtime.crash_point,
         ).run
 
+    claim_idle_ms = int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000"))
+
+    def consume(
+        stop: threading.Event,
+        stream: str,
+        group: str,
+        role: str,
+        handler: Handler,
+        batch_handler: BatchHandler | None = None,
+    ) -> None:
+        StreamConsumer(
+            runtime.redis,
+            stream,
+            group,
+            consumer_name(role),
+            handler,
+            claim_idle_ms=claim_idle_ms,
+            crash_point=runtime.crash_point,
+            batch_handler=batch_handler,
+        ).run(stop)
+
     def payment_results(stop: threading.Event) -> None:
         from kinobill.subscriptions.api import purchases
 
-        StreamConsumer(
-            runtime.redis,
+        consume(
+            stop,
             PAYMENT_RESULTS,
             "subscriptions",
-            consumer_name("payment-results"),
+            "payment-results",
             lambda event: purchases().apply_payment_result(event),
-            claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
-            crash_point=runtime.crash_point,
-            batch_handler=lambda events: purchases().apply_payment_results(events),
-        ).run(stop)
+            lambda events: purchases().apply_payment_results(events),
+        )
 
     def reconcile_billing(stop: threading.Event) -> None:
         from kinobill.billing.api import payment_service
@@ -109,29 +128,25 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
     def refund_results(stop: threading.Event) -> None:
         from kinobill.subscriptions.refund_api import cancellations
 
-        StreamConsumer(
-            runtime.redis,
+        consume(
+            stop,
             REFUND_RESULTS,
             "subscriptions",
-            consumer_name("refund-results"),
+            "refund-results",
             lambda event: cancellations().apply_refund_result(event),
-            claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
-            crash_point=runtime.crash_point,
-        ).run(stop)
+        )
 
     def access_cache(stop: threading.Event) -> None:
         from kinobill.events import SUBSCRIPTION_CHANGES
         from kinobill.subscriptions.access import apply_change_event
 
-        StreamConsumer(
-            runtime.redis,
+        consume(
+            stop,
             SUBSCRIPTION_CHANGES,
             "access-cache",
-            consumer_name("access-cache"),
+            "access-cache",
             lambda event: apply_change_event(runtime.redis, event),
-            claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
-            crash_point=runtime.crash_point,
-        ).run(stop)
+        )
 
     def charge_commands(stop: threading.Event) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -143,16 +158,9 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         concurrency = int(os.environ.get("KINOBILL_CHARGE_CONCURRENCY", "16"))  # YooKassa calls in flight
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="charge") as pool:
             commands = ChargeCommands(payment_service(), pool)
-            StreamConsumer(
-                runtime.redis,
-                CHARGE_COMMANDS,
-                "billing",
-                consumer_name("charge-commands"),
-                commands.handle,
-                claim_idle_ms=int(os.environ.get("KINOBILL_CLAIM_IDLE_MS", "15000")),
-                crash_point=runtime.crash_point,
-                batch_handler=commands.handle_batch,
-            ).run(stop)
+            consume(
+                stop, CHARGE_COMMANDS, "billing", "charge-commands", commands.handle, commands.handle_batch
+            )
 
     def scheduler(stop: threading.Event) -> None:
         from kinobill.subscriptions.renewals import RenewalScheduler, renewal_policy
