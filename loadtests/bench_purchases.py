@@ -38,24 +38,13 @@ from locust.env import Environment  # noqa: E402
 
 from kinobill.embedded import die_with_parent  # noqa: E402
 from kinobill.security import LocalKeys, mint_service_token, mint_user_token  # noqa: E402
-from yookassa_sandbox.testing import free_port  # noqa: E402
+from kinobill.stack import Ports  # noqa: E402
 
 
-def start_stack(home: Path, web_workers: int) -> tuple[subprocess.Popen[bytes], dict[str, int], Path]:
-    ports = {k: free_port() for k in ("ADMIN", "SUBSCRIPTIONS", "BILLING", "SANDBOX", "SMTP", "MAILBOX")}
+def start_stack(home: Path, web_workers: int) -> tuple[subprocess.Popen[bytes], Ports, Path]:
+    ports = Ports.free()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "YOOKASSA_API_URL")}
-    env.update(
-        {
-            "KINOBILL_HOME": str(home),
-            "KINOBILL_WEB_WORKERS": str(web_workers),
-            "KINOBILL_ADMIN_PORT": str(ports["ADMIN"]),
-            "KINOBILL_SUBSCRIPTIONS_PORT": str(ports["SUBSCRIPTIONS"]),
-            "KINOBILL_BILLING_PORT": str(ports["BILLING"]),
-            "YOOKASSA_SANDBOX_PORT": str(ports["SANDBOX"]),
-            "SMTP_PORT": str(ports["SMTP"]),
-            "KINOBILL_MAILBOX_PORT": str(ports["MAILBOX"]),
-        }
-    )
+    env.update({"KINOBILL_HOME": str(home), "KINOBILL_WEB_WORKERS": str(web_workers), **ports.environment()})
     log = home / "run.log"
     home.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
@@ -92,7 +81,7 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="kb-bench-"))
     proc, ports, _log = start_stack(home, args.web_workers)
-    base = f"http://127.0.0.1:{ports['SUBSCRIPTIONS']}"
+    base = f"http://127.0.0.1:{ports.subscriptions}"
     try:
         keys = LocalKeys(home / "keys").ensure()
         service = {

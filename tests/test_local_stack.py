@@ -13,29 +13,16 @@ import httpx
 import psutil
 import pytest
 
-from support import free_port, wait_until
+from kinobill.stack import Ports
+from support import wait_until
 
 
 @pytest.mark.slow
 def test_kinobill_run_serves_plans_and_stops_cleanly(tmp_path: Path):
     home = Path(os.environ.get("TMPDIR", "/tmp")) / f"kbrun-{uuid.uuid4().hex[:8]}"
-    ports = {
-        name: free_port()
-        for name in ("admin", "subscriptions", "billing", "sandbox", "smtp", "mailbox", "worker")
-    }
+    ports = Ports.free()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        {
-            "KINOBILL_HOME": str(home),
-            "KINOBILL_ADMIN_PORT": str(ports["admin"]),
-            "KINOBILL_SUBSCRIPTIONS_PORT": str(ports["subscriptions"]),
-            "KINOBILL_BILLING_PORT": str(ports["billing"]),
-            "YOOKASSA_SANDBOX_PORT": str(ports["sandbox"]),
-            "SMTP_PORT": str(ports["smtp"]),
-            "KINOBILL_MAILBOX_PORT": str(ports["mailbox"]),
-            "KINOBILL_WORKER_PORT": str(ports["worker"]),
-        }
-    )
+    env.update({"KINOBILL_HOME": str(home), **ports.environment()})
     env.pop("YOOKASSA_API_URL", None)
     kinobill = [sys.executable, "-m", "kinobill.cli"]
     output = open(tmp_path / "run.log", "wb")  # noqa: SIM115
@@ -47,7 +34,7 @@ def test_kinobill_run_serves_plans_and_stops_cleanly(tmp_path: Path):
             message="the start-up banner",
         )
         banner = (tmp_path / "run.log").read_text()
-        assert f"http://127.0.0.1:{ports['subscriptions']}" in banner
+        assert f"http://127.0.0.1:{ports.subscriptions}" in banner
 
         user = str(uuid.uuid4())
         token = subprocess.run(
@@ -58,15 +45,15 @@ def test_kinobill_run_serves_plans_and_stops_cleanly(tmp_path: Path):
             check=True,
         ).stdout.strip()
         plans = httpx.get(
-            f"http://127.0.0.1:{ports['subscriptions']}/api/v1/plans",
+            f"http://127.0.0.1:{ports.subscriptions}/api/v1/plans",
             headers={"Authorization": f"Bearer {token}"},
             timeout=10,
         )
         assert plans.status_code == 200, plans.text
         assert {p["code"] for p in plans.json()["items"]} >= {"basic", "premium"}
-        assert httpx.get(f"http://127.0.0.1:{ports['mailbox']}/api/messages").json()["items"] == []
-        assert httpx.get(f"http://127.0.0.1:{ports['sandbox']}/sandbox/health").status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{ports['admin']}/healthz").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{ports.mailbox}/api/messages").json()["items"] == []
+        assert httpx.get(f"http://127.0.0.1:{ports.sandbox}/sandbox/health").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{ports.admin}/healthz").status_code == 200
         assert "login: admin / " in banner
         # Another shell, no DATABASE_URL or REDIS_URL: commands find the running stack through KINOBILL_HOME.
         bare = {k: v for k, v in env.items() if k not in ("DATABASE_URL", "REDIS_URL")}

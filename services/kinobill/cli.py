@@ -18,7 +18,7 @@ def _home() -> Path:
 def cmd_run(_: argparse.Namespace) -> int:
     from kinobill.stack import Ports, Stack
 
-    return Stack(_home(), Ports()).run()
+    return Stack(_home(), Ports.from_environment()).run()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -21,16 +21,44 @@ import httpx
 from kinobill.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
 from kinobill.security import LocalKeys, mint_service_token
 
+# Each port of the local stack and the variable that overrides it.
+PORT_VARIABLES = {
+    "admin": "KINOBILL_ADMIN_PORT",
+    "subscriptions": "KINOBILL_SUBSCRIPTIONS_PORT",
+    "billing": "KINOBILL_BILLING_PORT",
+    "sandbox": "YOOKASSA_SANDBOX_PORT",
+    "smtp": "SMTP_PORT",
+    "mailbox": "KINOBILL_MAILBOX_PORT",
+    "worker": "KINOBILL_WORKER_PORT",
+}
+
 
 @dataclass(frozen=True)
 class Ports:
-    admin: int = int(os.environ.get("KINOBILL_ADMIN_PORT", 8000))
-    subscriptions: int = int(os.environ.get("KINOBILL_SUBSCRIPTIONS_PORT", 8001))
-    billing: int = int(os.environ.get("KINOBILL_BILLING_PORT", 8002))
-    sandbox: int = int(os.environ.get("YOOKASSA_SANDBOX_PORT", 8010))
-    smtp: int = int(os.environ.get("SMTP_PORT", 1025))
-    mailbox: int = int(os.environ.get("KINOBILL_MAILBOX_PORT", 8025))
-    worker: int = int(os.environ.get("KINOBILL_WORKER_PORT", 8020))
+    admin: int = 8000
+    subscriptions: int = 8001
+    billing: int = 8002
+    sandbox: int = 8010
+    smtp: int = 1025
+    mailbox: int = 8025
+    worker: int = 8020
+
+    @classmethod
+    def from_environment(cls) -> Ports:
+        return cls(
+            **{name: int(os.environ[var]) for name, var in PORT_VARIABLES.items() if var in os.environ}
+        )
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Free loopback ports for a private stack (tests, benchmarks)."""
+        from yookassa_sandbox.testing import free_port
+
+        return cls(**{name: free_port() for name in PORT_VARIABLES})
+
+    def environment(self) -> dict[str, str]:
+        """The variables that make `kinobill run` use these ports."""
+        return {var: str(getattr(self, name)) for name, var in PORT_VARIABLES.items()}
 
 
 @dataclass
