@@ -3,8 +3,10 @@
 Environment (the chart sets these):
 
 * ``KINOBILL_OPERATOR_NAMESPACES``: comma-separated namespaces to watch; empty = all namespaces.
-* ``KINOBILL_OPERATOR_PEERING``: a kopf peering name (needs kopf's ``KopfPeering`` CRD); empty = standalone,
-  which is what the chart runs (one replica, ``Recreate`` strategy).
+* ``KINOBILL_OPERATOR_PEERING``: the kopf peering (a ``KopfPeering`` object in each watched namespace; the
+  chart ships the CRD, the object and the RBAC) through which replicas elect the one that works: each starts
+  with a random priority, the others pause. Empty = standalone (a single replica only).
+* ``KINOBILL_OPERATOR_PEER_LIFETIME_SECONDS``: after how long a silent replica is presumed dead (default 15).
 * ``KINOBILL_OPERATOR_LIVENESS``: kopf's liveness endpoint, default ``http://0.0.0.0:8080/healthz``.
 * ``KINOBILL_OPERATOR_TICK_SECONDS``: how often the timer looks at each schedule (default 10 s); a pass runs
   when ``spec.interval`` has passed since ``status.lastRunAt``.

@@ -21,13 +21,17 @@ put their own in the memo.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from kopf._core.intents.handlers import TimerHandler
 
 from kinobill.domain.errors import InvalidRenewalPolicy
 from kinobill.domain.schedule import RenewalPolicy
@@ -37,6 +41,10 @@ from kinobill_operator import GROUP, PLURAL, VERSION
 
 # Spec fields that steer the operator itself; everything else is the policy.
 OPERATOR_FIELDS = frozenset({"suspended"})
+SCHEDULE_TIMER = "schedule"
+# A replica that dies without a word (SIGKILL, node loss) is presumed dead after this long, and another
+# replica takes over; a graceful stop hands over at once.
+PEER_LIFETIME_SECONDS = int(os.environ.get("KINOBILL_OPERATOR_PEER_LIFETIME_SECONDS", "15"))
 
 
 @dataclass(frozen=True)
@@ -124,9 +132,26 @@ def _parse_time(value: Any) -> datetime | None:
 # --- handlers ---------------------------------------------------------------------------------------
 
 
+class QuietTimerSuccess(logging.Filter):
+    """kopf logs "Timer 'schedule' succeeded." at INFO for every object on every tick: make it DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and record.getMessage() == f"Timer {SCHEDULE_TIMER!r} succeeded.":
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
 def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
-    """Startup: the database backend from the environment unless one was given (tests)."""
-    settings.posting.level = logging.WARNING  # Kubernetes Events only for problems
+    """Startup: Events for problems, peering timings, the database backend (unless tests gave one)."""
+    # Log records of WARNING and above on an object become Kubernetes Events on it (kopf posts only
+    # explicit kopf.event() calls unless posting.loggers is on).
+    settings.posting.loggers = True
+    settings.posting.level = logging.WARNING
+    settings.peering.lifetime = PEER_LIFETIME_SECONDS
+    # Each replica its own priority: equal priorities would pause every replica (kopf's rule).
+    settings.peering.priority = secrets.randbelow(2**31 - 1) + 1
+    logging.getLogger("kopf.objects").addFilter(QuietTimerSuccess())
     if not isinstance(getattr(memo, "backend", None), Backend):
         memo.backend = backend_from_environment()
 
@@ -151,7 +176,7 @@ def validate(
         patch.status["conditions"] = set_condition(
             conditions, "Valid", "False", "InvalidSpec", str(exc), now, generation
         )
-        logger.error("invalid RenewalSchedule spec: %s", exc)
+        logger.warning("invalid RenewalSchedule spec: %s", exc)  # a Warning Event on the object
         raise kopf.PermanentError(f"invalid RenewalSchedule spec: {exc}") from exc
     conditions = set_condition(
         conditions, "Valid", "True", "SpecAccepted", "The spec is a valid policy.", now, generation
@@ -236,7 +261,20 @@ def register(registry: kopf.OperatorRegistry, *, tick: float = 10.0) -> kopf.Ope
     kopf.on.startup(registry=registry)(configure)
     for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
         on(GROUP, VERSION, PLURAL, registry=registry, id="validate")(validate)
-    kopf.timer(GROUP, VERSION, PLURAL, registry=registry, id="schedule", interval=tick, sharp=False)(
+    kopf.timer(GROUP, VERSION, PLURAL, registry=registry, id=SCHEDULE_TIMER, interval=tick, sharp=False)(
         run_schedule
     )
+    _timers_without_finalizer(registry)
     return registry
+
+
+def _timers_without_finalizer(registry: kopf.OperatorRegistry) -> None:
+    """kopf makes every timer require a finalizer, so a RenewalSchedule deleted while no operator runs
+    (``helm uninstall`` after the operator's Deployment is gone) would stay Terminating forever. Nothing
+    needs cleaning up when one goes away: the timer just stops. kopf removes the finalizer from objects
+    that carry one from before once no handler requires it."""
+    spawning = registry._spawning
+    spawning._handlers = [
+        dataclasses.replace(h, requires_finalizer=False) if isinstance(h, TimerHandler) else h
+        for h in spawning._handlers
+    ]

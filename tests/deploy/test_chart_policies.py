@@ -64,7 +64,9 @@ def test_http_services_have_liveness_readiness_and_startup_probes(default_render
     operator = default_render.get("Deployment", "kb-kinobill-operator")
     (c,) = operator["spec"]["template"]["spec"]["containers"]
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
-    assert operator["spec"]["replicas"] == 1 and operator["spec"]["strategy"]["type"] == "Recreate"
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert operator["spec"]["replicas"] == 2 and env["KINOBILL_OPERATOR_PEERING"] == "kb-kinobill-operator"
+    assert default_render.get("KopfPeering", "kb-kinobill-operator"), "the replicas elect one through peering"
 
 
 def test_commands_match_the_cli(default_render: Rendered) -> None:

@@ -17,7 +17,7 @@ kv = pytest.importorskip(
     "kubernetes_validate", reason="kubernetes-validate (dev dependency) is not installed"
 )
 K8S = "1.33.0"
-CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "RenewalSchedule"}
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "RenewalSchedule", "KopfPeering"}
 
 
 def validate_all(docs: list[tuple[str, dict[str, Any]]]) -> list[str]:
