@@ -93,3 +93,24 @@ class ServiceProcess:
 
 def kinobill_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "kinobill.cli", *args]
+
+
+def behind_a_dead_host(database_url: str) -> list[str]:
+    """The same database behind a first host where nothing listens, as the two multi-host URL forms
+    (`host=h1,h2&port=p1,p2` and repeated `host=h:p`): a client that does not follow the list fails."""
+    from kinobill.database_url import DatabaseUrl
+
+    real = DatabaseUrl.parse(database_url)
+    dead = f"127.0.0.1:{free_port()}"
+    host, port = real.hosts[0], real.ports[0]
+    real_host = f"{host}:{port}" if port else host
+    auth = f"{real.user}:{real.password}@" if real.password else f"{real.user}@"
+    lists = (
+        f"postgresql+psycopg://{auth}/{real.dbname}?host=127.0.0.1,{host}"
+        f"&port={dead.split(':')[1]},{port or ''}&target_session_attrs=read-write"
+    )
+    repeated = (
+        f"postgresql+psycopg://{auth}/{real.dbname}?host={dead}&host={real_host}"
+        "&target_session_attrs=read-write"
+    )
+    return [lists, repeated]

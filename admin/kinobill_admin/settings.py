@@ -1,17 +1,19 @@
 """Django settings, all from the environment (the same names as the services where they overlap).
 
-DATABASE_URL is the services' SQLAlchemy URL (``postgresql+psycopg://user:pw@host:port/db`` or a unix
-socket directory in ``?host=``). Django's tables go to the schema ``admin`` via ``search_path``; the
-service schemas are only reached through unmanaged models with schema-qualified table names.
+DATABASE_URL is the services' URL, in any form ``kinobill.database_url`` reads (one host, a unix socket
+directory in ``?host=``, or a Patroni host list with ``target_session_attrs``). Django's tables go to the
+schema ``admin`` via ``search_path``; the service schemas are only reached through unmanaged models with
+schema-qualified table names.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+
+from kinobill.database_url import ConnectionPolicy, DatabaseUrl, DatabaseUrlError
 
 BASE_DIR = Path(__file__).resolve().parent
 ADMIN_SCHEMA = "admin"
@@ -21,27 +23,19 @@ PRODUCTION = KINOBILL_ENV == "production"
 
 
 def database_from_url(url: str) -> dict:
-    """SQLAlchemy URL → Django DATABASES entry (psycopg 3), search_path pinned to the admin schema."""
-    if not url:
-        url = "postgresql://postgres@127.0.0.1:5432/postgres"
-    parts = urlsplit(url)
-    scheme = parts.scheme.split("+", 1)[0]
-    if scheme not in ("postgresql", "postgres"):
-        raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL, not {scheme!r}")
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    host = query.pop("host", None) or (parts.hostname or "")
-    options = {"options": f"-c search_path={ADMIN_SCHEMA},public", "connect_timeout": 5}
-    if "sslmode" in query:
-        options["sslmode"] = query.pop("sslmode")
+    """DATABASE_URL (any form kinobill.database_url reads: one host, a socket dir, or a Patroni host list
+    with target_session_attrs) → Django DATABASES entry (psycopg 3), search_path pinned to the admin
+    schema, with the services' connect/statement timeouts and keepalives."""
+    try:
+        parsed = DatabaseUrl.parse(url or "postgresql://postgres@127.0.0.1:5432/postgres")
+    except DatabaseUrlError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
     return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": unquote(parts.path.lstrip("/")) or "postgres",
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": host,
-        "PORT": str(parts.port or query.pop("port", "") or ""),
-        "OPTIONS": options,
-        # ASGI: connections are opened per request in worker threads; persistent ones would leak.
+        **parsed.django_database(
+            ConnectionPolicy.from_env(), server_options=f"-c search_path={ADMIN_SCHEMA},public"
+        ),
+        # ASGI: connections are opened per request in worker threads (so a request after a failover
+        # connects afresh, to the new leader); persistent ones would leak.
         "CONN_MAX_AGE": 0,
         "TIME_ZONE": None,
     }

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kinobill.database_url import ConnectionPolicy
+
 
 class Environment(StrEnum):
     DEV = "dev"
@@ -79,7 +81,12 @@ class Settings(BaseSettings):
 
     db_pool_size: int = 10
     db_max_overflow: int = 20
-    db_pool_pre_ping: bool = False
+    db_pool_pre_ping: bool = True
+    # Per host of DATABASE_URL (libpq connect_timeout); and the server-side statement_timeout (0 = none).
+    db_connect_timeout: int = 3
+    db_statement_timeout_ms: int = 30_000
+    # How long a request waits for a pooled connection before it is answered 503.
+    db_pool_timeout_seconds: float = 5.0
 
     # Crash injection for the crash tests: "point1,point2" makes the process os._exit at those points.
     crash_points: str = Field(default="", alias="KINOBILL_CRASH_POINTS")
@@ -99,6 +106,12 @@ class Settings(BaseSettings):
         if file:
             return Path(file).read_text()
         return ""
+
+    @property
+    def db_connection_policy(self) -> ConnectionPolicy:
+        return ConnectionPolicy(
+            connect_timeout_seconds=self.db_connect_timeout, statement_timeout_ms=self.db_statement_timeout_ms
+        )
 
     @property
     def user_jwt_public_pem(self) -> str:

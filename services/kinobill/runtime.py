@@ -24,7 +24,14 @@ class Runtime:
         if not self.settings.database_url:
             raise RuntimeError("DATABASE_URL is not set (kinobill run sets it for the local stack)")
         s = self.settings
-        return engine_for(s.database_url, s.db_pool_size, s.db_max_overflow, s.db_pool_pre_ping)
+        return engine_for(
+            s.database_url,
+            s.db_pool_size,
+            s.db_max_overflow,
+            s.db_pool_pre_ping,
+            s.db_connection_policy,
+            s.db_pool_timeout_seconds,
+        )
 
     @cached_property
     def redis(self) -> redis.Redis:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from kinobill.db import one_off_engine
 from kinobill.subscriptions.tables import plans
 
 DEMO_PLANS = [
@@ -17,7 +18,7 @@ DEMO_PLANS = [
 
 
 def seed_demo_plans(database_url: str) -> int:
-    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    engine = one_off_engine(database_url)
     with engine.begin() as conn:
         if conn.execute(sa.select(sa.func.count()).select_from(plans)).scalar_one():
             return 0

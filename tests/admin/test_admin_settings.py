@@ -27,7 +27,24 @@ def test_database_url_forms(django_ready):
         "kinobill",
     )
     assert tcp["OPTIONS"]["sslmode"] == "require"
-    assert tcp["OPTIONS"]["options"] == "-c search_path=admin,public"
+    assert tcp["OPTIONS"]["options"] == "-c statement_timeout=30000 -c search_path=admin,public"
+    assert tcp["OPTIONS"]["connect_timeout"] == "3" and tcp["OPTIONS"]["keepalives"] == "1"
+
+
+def test_django_follows_a_host_list_to_the_writable_host(django_ready, migrated_database):
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    from kinobill_admin.settings import database_from_url
+    from support import behind_a_dead_host
+
+    for url in behind_a_dead_host(migrated_database):
+        settings_dict = database_from_url(url)
+        assert settings_dict["OPTIONS"]["target_session_attrs"] == "read-write"
+        with DatabaseWrapper(settings_dict).get_new_connection(
+            DatabaseWrapper(settings_dict).get_connection_params()
+        ) as conn:
+            assert conn.execute("SHOW search_path").fetchone() == ("admin,public",)
+            assert conn.execute("SELECT NOT pg_is_in_recovery()").fetchone() == (True,)
 
 
 def run_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

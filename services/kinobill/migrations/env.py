@@ -10,7 +10,7 @@ from alembic import context
 
 import kinobill.billing.tables
 import kinobill.subscriptions.tables  # noqa: F401  (registers the tables on metadata)
-from kinobill.db import metadata
+from kinobill.db import metadata, one_off_engine
 
 SCHEMAS = ("subscriptions", "billing")
 config = context.config
@@ -24,7 +24,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or ""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = one_off_engine(url)
     with engine.connect() as connection:
         # Serialise concurrent `migrate` runs (several pods starting at once).
         connection.execute(sa.text("SELECT pg_advisory_lock(7321001)"))

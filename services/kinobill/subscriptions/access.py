@@ -42,6 +42,7 @@ from typing import Any
 
 import redis
 
+from kinobill.database_url import ConnectionPolicy, DatabaseUrl
 from kinobill.domain import schedule
 from kinobill.subscriptions.repository import to_entity
 
@@ -164,16 +165,29 @@ class ActiveRows:
     BEGIN, ROLLBACK, the thread pool hop) against ~0.1 ms for the query itself.
     """
 
-    def __init__(self, database_url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        policy: ConnectionPolicy | None = None,
+        pool_timeout: float = 5.0,
+    ) -> None:
         from psycopg.rows import namedtuple_row
         from psycopg_pool import AsyncConnectionPool
 
-        conninfo = database_url.replace("postgresql+psycopg://", "postgresql://")
+        # Every host of DATABASE_URL, target_session_attrs, timeouts and keepalives: the same as the
+        # SQLAlchemy engine's, so this pool follows the leader too. `check` drops a connection a
+        # failover broke before it is handed out; `timeout` bounds the wait for one (then: 503).
         self.pool = AsyncConnectionPool(
-            conninfo,
+            DatabaseUrl.parse(database_url).conninfo(policy or ConnectionPolicy()),
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True, "row_factory": namedtuple_row},
+            check=AsyncConnectionPool.check_connection,
+            timeout=pool_timeout,
+            reconnect_timeout=60,
             open=False,
         )
         self._opened = False

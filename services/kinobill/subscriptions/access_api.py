@@ -30,7 +30,13 @@ def active_access() -> ActiveAccess:
     client = redis.asyncio.Redis.from_url(
         runtime.settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
     )
-    rows = ActiveRows(runtime.settings.database_url, max_size=runtime.settings.db_pool_size)
+    s = runtime.settings
+    rows = ActiveRows(
+        s.database_url,
+        max_size=s.db_pool_size,
+        policy=s.db_connection_policy,
+        pool_timeout=s.db_pool_timeout_seconds,
+    )
     return ActiveAccess(rows=rows, now=runtime.clock.now, aredis=client)
 
 
