@@ -74,7 +74,30 @@ def cmd_token(args: argparse.Namespace) -> int:
     except (TypeError, ValueError):
         print("--user must be a UUID", file=sys.stderr)
         return 2
-    print(mint_user_token(keys.user_private.read_bytes(), user_id, email=args.email, ttl=args.ttl))
+    claims = {name: value for name in ("locale", "zoneinfo") if (value := getattr(args, name))}
+    print(mint_user_token(keys.user_private.read_bytes(), user_id, email=args.email, ttl=args.ttl, **claims))
+    return 0
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    if args.action == "extract":
+        from kinobill.i18n.extract import refresh
+
+        for path in refresh():
+            print(f"updated {path}")
+        return 0
+    from kinobill.i18n import LocaleZone
+    from kinobill.mail_preview import all_kinds, write_preview
+
+    kinds = all_kinds() if args.kind == "all" else [args.kind]
+    try:
+        reader = LocaleZone(args.locale, args.zone)
+        for kind in kinds:
+            preview = write_preview(kind, reader, Path(args.out))
+            print(f"{kind}: {preview.html} {preview.text} {preview.message}")
+    except (LookupError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -181,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--service", help="service name: an internal service token")
     token.add_argument("--email", help="the user's e-mail (where their mail goes)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--locale", help="the user's language claim, e.g. ru or en-GB")
+    token.add_argument("--zoneinfo", help="the user's time zone claim, e.g. Asia/Yekaterinburg")
     token.set_defaults(func=cmd_token)
 
     clock = sub.add_parser("clock", help="show or move the shared test clock (not in production)")
@@ -204,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="background workers: outbox relays, consumers, mail, reconciler")
     worker.add_argument("--only", help="comma-separated roles (default: all)")
     worker.set_defaults(func=cmd_worker)
+
+    mail = sub.add_parser("mail", help="e-mail templates: preview a kind, refresh the catalogues")
+    mail.add_argument("action", choices=["preview", "extract"], help="preview KIND, or extract the texts")
+    mail.add_argument("kind", nargs="?", default="all", help="an e-mail kind, or all (default)")
+    mail.add_argument("--locale", default="ru", help="ru (default) or en")
+    mail.add_argument("--zone", default="Europe/Moscow", help="the reader's time zone")
+    mail.add_argument("--out", default="mail-preview", help="folder for the files (default ./mail-preview)")
+    mail.set_defaults(func=cmd_mail)
 
     admin = sub.add_parser(
         "admin", help="the Django admin's manage.py, e.g. `kinobill admin createsuperuser`"

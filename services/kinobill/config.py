@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kinobill.database_url import ConnectionPolicy
+from kinobill.i18n.locales import LocaleZone
 
 
 class Environment(StrEnum):
@@ -79,6 +80,11 @@ class Settings(BaseSettings):
     )
     mail_claim_seconds: float = Field(default=60.0, alias="KINOBILL_MAIL_CLAIM_SECONDS")
 
+    # What a reader sees when neither their token nor their browser names a supported language or a valid
+    # zone (docs/i18n.md): a supported locale (ru, en) and a tz database name.
+    default_locale: str = Field(default="ru", alias="KINOBILL_DEFAULT_LOCALE")
+    default_timezone: str = Field(default="Europe/Moscow", alias="KINOBILL_DEFAULT_TIMEZONE")
+
     db_pool_size: int = 10
     db_max_overflow: int = 20
     db_pool_pre_ping: bool = True
@@ -99,6 +105,16 @@ class Settings(BaseSettings):
             if self.crash_points:
                 raise ValueError("KINOBILL_CRASH_POINTS is refused when KINOBILL_ENV=production")
         return self
+
+    @model_validator(mode="after")
+    def _reader_default(self) -> Settings:
+        LocaleZone(self.default_locale, self.default_timezone)  # ValueError names what is wrong
+        return self
+
+    @property
+    def reader_default(self) -> LocaleZone:
+        """The deployment's default language and time zone for e-mails and pages."""
+        return LocaleZone(self.default_locale, self.default_timezone)
 
     def read_pem(self, inline: str, file: Path | None) -> str:
         if inline:

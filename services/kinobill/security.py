@@ -1,6 +1,7 @@
 """JWT verification for users (issued by Auth) and services, and key/token minting for local use.
 
-User tokens: RS256, audience `kinobill` (configurable), `sub` = user id, optional `email`.
+User tokens: RS256, audience `kinobill` (configurable), `sub` = user id, optional `email`, `locale` and
+`zoneinfo` (the reader's language and time zone, docs/i18n.md).
 Service tokens: RS256, audience `kinobill-internal`, `sub` = `service:<name>`.
 Production verifies only; `kinobill token` mints tokens with the local keys under KINOBILL_HOME/keys.
 """
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kinobill.config import Settings
+from kinobill.i18n.locales import supported_locale, valid_zone
 
 LEEWAY_SECONDS = 30
 
@@ -29,6 +31,9 @@ class AuthenticationError(Exception):
 class UserPrincipal:
     user_id: uuid.UUID
     email: str | None
+    # The reader's language and zone from the `locale` and `zoneinfo` claims, when valid (docs/i18n.md).
+    locale: str | None = None
+    zoneinfo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,12 @@ def user_from_claims(claims: dict) -> UserPrincipal:
     except ValueError as exc:
         raise AuthenticationError("token subject is not a user id") from exc
     email = claims.get("email")
-    return UserPrincipal(user_id=user_id, email=email if isinstance(email, str) else None)
+    return UserPrincipal(
+        user_id=user_id,
+        email=email if isinstance(email, str) else None,
+        locale=supported_locale(claims.get("locale")),
+        zoneinfo=valid_zone(claims.get("zoneinfo")),
+    )
 
 
 def service_from_claims(claims: dict) -> ServicePrincipal:

@@ -27,7 +27,8 @@ def test_purchase_confirmed_with_a_test_card_activates_once(stack, plan, buyer):
     ).json()
     return_url = provider["confirmation"]["return_url"]
     assert return_url == f"{stack.subscriptions_url}/return/{body['id']}"  # no return_url given: ours
-    assert "being confirmed" in httpx.get(return_url).text
+    assert "Подтверждаем оплату" in httpx.get(return_url).text  # Russian by default
+    assert "being confirmed" in httpx.get(return_url, headers={"Accept-Language": "en"}).text
 
     stack.sandbox.confirm(payment["provider_payment_id"], SUCCESS_CARD)
 
@@ -41,7 +42,7 @@ def test_purchase_confirmed_with_a_test_card_activates_once(stack, plan, buyer):
     )
     assert any("is active" in s for s in subjects)
     assert any("received" in s for s in subjects)
-    assert "is active" in httpx.get(return_url).text
+    assert "Подписка активна" in httpx.get(return_url).text
     history = buyer.payments()
     assert [p["status"] for p in history] == ["succeeded"]
     assert history[0]["paid_at"]

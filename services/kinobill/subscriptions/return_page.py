@@ -1,46 +1,71 @@
 """Where YooKassa sends the buyer back after paying, when the client gave no `return_url` of its own.
 
-A small page that says what became of the purchase, refreshing itself while the payment settles. It
-needs no login: the subscription id in the link is unguessable and the page shows only the status.
+A small page in the buyer's language (Accept-Language, else the deployment's default) that says what
+became of the purchase: the plan, the amount and what happens next. While the payment settles, a
+script asks for the page again and updates the status in a live region that screen readers announce
+(without scripts, a plain refresh does it). It needs no login: the subscription id in the link is
+unguessable and the page shows only the purchase's status.
 """
 
 from __future__ import annotations
 
-import html
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from kinobill.i18n import LocaleZone, negotiate
+from kinobill.i18n.templates import Templates
 from kinobill.runtime import get_runtime
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 
 return_router = APIRouter(tags=["user"])
+PAGES = Templates(Path(__file__).parent / "templates")
 
-MESSAGES = {
-    "awaiting_payment": ("Payment is being confirmed…", "This page refreshes by itself."),
-    "active": ("Your subscription is active", "Enjoy watching! A confirmation is on its way to your e-mail."),
-    "ended": ("The payment did not go through", "Nothing was charged. You can buy the subscription again."),
-}
+
+@dataclass(frozen=True)
+class ReturnPage:
+    purchase_id: uuid.UUID
+    status: str  # awaiting_payment | active | ended | unknown (no such purchase)
+    plan_name: str | None
+    period: str | None  # month | year
+    amount: int | None  # kopecks
+    paid_until: datetime | None
+    auto_renew: bool
 
 
 def return_url_for(subscription_id: uuid.UUID) -> str:
     return f"{get_runtime().settings.subscriptions_public_url}/return/{subscription_id}"
 
 
-@return_router.get("/return/{subscription_id}", response_class=HTMLResponse, include_in_schema=False)
-def payment_return(subscription_id: uuid.UUID) -> HTMLResponse:
+def _page(subscription_id: uuid.UUID) -> ReturnPage:
     with SubscriptionsUnitOfWork(get_runtime().engine) as uow:
         sub = uow.subscriptions.get(subscription_id)
+        plan = uow.plans.get(sub.plan_id) if sub is not None else None
     if sub is None:
-        return HTMLResponse("<h1>Unknown purchase</h1>", status_code=404)
-    title, text = MESSAGES.get(sub.status, ("Purchase", ""))
-    refresh = '<meta http-equiv="refresh" content="2">' if sub.status == "awaiting_payment" else ""
-    page = (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8>{refresh}<title>Kinobill</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
-        f"<p><small>Purchase {html.escape(str(subscription_id))}: {html.escape(sub.status)}</small></p>"
-        "</body></html>"
+        return ReturnPage(subscription_id, "unknown", None, None, None, None, False)
+    return ReturnPage(
+        purchase_id=subscription_id,
+        status=sub.status,
+        plan_name=plan.name if plan is not None else None,
+        period=sub.period,
+        amount=sub.price,
+        paid_until=sub.current_period_end if sub.status == "active" else None,
+        auto_renew=bool(sub.auto_renew),
     )
-    return HTMLResponse(page)
+
+
+@return_router.get("/return/{subscription_id}", response_class=HTMLResponse, include_in_schema=False)
+def payment_return(subscription_id: uuid.UUID, request: Request) -> HTMLResponse:
+    settings = get_runtime().settings
+    default = settings.reader_default
+    reader = LocaleZone(negotiate(request.headers.get("accept-language"), default.locale), default.zoneinfo)
+    page = _page(subscription_id)
+    return HTMLResponse(
+        PAGES.render("return.html", page, reader),
+        status_code=404 if page.status == "unknown" else 200,
+        headers={"Content-Language": reader.locale, "Vary": "Accept-Language", "Cache-Control": "no-store"},
+    )
