@@ -12,6 +12,7 @@ import smtplib
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -30,6 +31,28 @@ EMAILS_FAILED = Counter("kinobill_email_failures_total", "E-mail send failures",
 CLAIM = timedelta(seconds=60)
 
 
+@dataclass(frozen=True)
+class Email:
+    """A rendered e-mail: its kind (which e-mail it is), subject and text. Each service's
+    ``notifications`` module renders these from typed contexts."""
+
+    kind: str
+    subject: str
+    body: str
+
+
+def _row(dedupe_key: str, to: str, user_id: uuid.UUID | None, email: Email) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "dedupe_key": dedupe_key,
+        "to_address": to,
+        "user_id": user_id,
+        "kind": email.kind,
+        "subject": email.subject,
+        "body": email.body,
+    }
+
+
 def queue_email(
     conn: sa.Connection,
     table: sa.Table,
@@ -37,25 +60,15 @@ def queue_email(
     dedupe_key: str,
     to: str | None,
     user_id: uuid.UUID | None,
-    kind: str,
-    subject: str,
-    body: str,
+    email: Email,
 ) -> bool:
     """Queue an e-mail in the caller's transaction; False when this event already queued it."""
     if not to:
-        log.warning("no e-mail address for user %s; %s not sent", user_id, kind)
+        log.warning("no e-mail address for user %s; %s not sent", user_id, email.kind)
         return False
     result = conn.execute(
         insert(table)
-        .values(
-            id=uuid.uuid4(),
-            dedupe_key=dedupe_key,
-            to_address=to,
-            user_id=user_id,
-            kind=kind,
-            subject=subject,
-            body=body,
-        )
+        .values(_row(dedupe_key, to, user_id, email))
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
     return bool(result.rowcount)
@@ -65,21 +78,11 @@ def queue_emails(conn: sa.Connection, table: sa.Table, emails: Sequence[dict[str
     """`queue_email` for several (each a dict of its keyword arguments): one multi-row INSERT, the
     same dedupe. Returns how many were queued."""
     rows = []
-    for email in emails:
-        if not email["to"]:
-            log.warning("no e-mail address for user %s; %s not sent", email["user_id"], email["kind"])
+    for e in emails:
+        if not e["to"]:
+            log.warning("no e-mail address for user %s; %s not sent", e["user_id"], e["email"].kind)
             continue
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "dedupe_key": email["dedupe_key"],
-                "to_address": email["to"],
-                "user_id": email["user_id"],
-                "kind": email["kind"],
-                "subject": email["subject"],
-                "body": email["body"],
-            }
-        )
+        rows.append(_row(e["dedupe_key"], e["to"], e["user_id"], e["email"]))
     if not rows:
         return 0
     result = conn.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))

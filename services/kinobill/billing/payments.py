@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.dialects.postgresql import insert
 
+from kinobill.billing import notifications as n
 from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
 from kinobill.billing.reconciling import reconcile_due
@@ -403,19 +404,13 @@ class PaymentService:
             t.payments.update().where(t.payments.c.id == payment_id).values(**values).returning(t.payments)
         ).one()
         if settled.duplicate_of is not None:
-            amount = format_rub(settled.amount)
             queue_email(
                 conn,
                 t.emails,
                 dedupe_key=f"payment-duplicate:{settled.id}",
                 to=settled.user_email,
                 user_id=settled.user_id,
-                kind="payment_duplicate",
-                subject=f"A second payment of {amount} RUB is being returned",
-                body=(
-                    f"This period was already paid, so your second payment of {amount} RUB "
-                    f"({settled.description}) goes back to you in full."
-                ),
+                email=n.render(n.PaymentDuplicate(amount=settled.amount, description=settled.description)),
             )
             return settled, True
         if announcements is None:
@@ -474,25 +469,16 @@ class PaymentService:
             "payment_method_id": row.saved_payment_method_id,
             "reason": row.cancellation_reason,
         }
-        amount = format_rub(row.amount)
-        if succeeded:
-            subject, body = (
-                f"Payment of {amount} RUB received",
-                f"We received your payment of {amount} RUB ({row.description}). Thank you!",
-            )
-        else:
-            reason = (row.cancellation_reason or "declined").replace("_", " ")
-            subject, body = (
-                f"Payment of {amount} RUB failed",
-                f"Your payment of {amount} RUB ({row.description}) did not go through: {reason}.",
-            )
+        told: n.Notification = (
+            n.PaymentSucceeded(row.amount, row.description)
+            if succeeded
+            else n.PaymentCanceled(row.amount, row.description, reason=row.cancellation_reason)
+        )
         email = {
             "dedupe_key": f"payment-{row.status}:{row.id}",
             "to": row.user_email,
             "user_id": row.user_id,
-            "kind": f"payment_{row.status}",
-            "subject": subject,
-            "body": body,
+            "email": n.render(told),
         }
         return event, email
 

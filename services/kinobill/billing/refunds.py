@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from prometheus_client import Counter
 
+from kinobill.billing import notifications as n
 from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
 from kinobill.billing.reconciling import reconcile_due
@@ -175,11 +176,12 @@ class RefundService:
                 dedupe_key=f"refund-started:{row.id}",
                 to=payment.user_email,
                 user_id=payment.user_id,
-                kind="refund_started",
-                subject=f"Refund of {format_rub(amount)} RUB started",
-                body=(
-                    f"We started a refund of {format_rub(amount)} RUB for"
-                    f" {payment.description or 'Kinobill'}. Follow it at {self.json(row)['status_url']}."
+                email=n.render(
+                    n.RefundStarted(
+                        amount=amount,
+                        description=payment.description or "Kinobill",
+                        status_url=self.json(row)["status_url"],
+                    )
                 ),
             )
             return row
@@ -356,26 +358,18 @@ class RefundService:
                 "ends_subscription": not row.refund_key.startswith(DUPLICATE_REFUND_PREFIX),
             },
         )
-        amount = format_rub(row.amount)
-        if succeeded:
-            subject = f"Refund of {amount} RUB completed"
-            body = f"Your refund of {amount} RUB is complete; the money is on its way back to your card."
-        else:
-            reason = (row.cancellation_reason or "declined").replace("_", " ")
-            subject = f"Refund of {amount} RUB failed"
-            body = (
-                f"Your refund of {amount} RUB could not be made: {reason}. "
-                "Your subscription stays as it was; you may ask again or contact support."
-            )
+        told: n.Notification = (
+            n.RefundSucceeded(amount=row.amount)
+            if succeeded
+            else n.RefundCanceled(amount=row.amount, reason=row.cancellation_reason)
+        )
         queue_email(
             conn,
             t.emails,
             dedupe_key=f"refund-{row.status}:{row.id}",
             to=payment.user_email,
             user_id=row.user_id,
-            kind=f"refund_{row.status}",
-            subject=subject,
-            body=body,
+            email=n.render(told),
         )
 
     # --- follow: webhook and reconciler -------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
 from kinobill.events import SUBSCRIPTION_CHANGES
+from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.purchases import change_event, subscription_json
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
@@ -64,21 +65,12 @@ class Cancellations:
             uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, outcome, now))
             plan = uow.plans.get(row.plan_id)
             plan_name = plan.name if plan is not None else "Kinobill"
-            if outcome == "cancelled":
-                until = row.current_period_end.strftime("%d %B %Y %H:%M UTC")
-                body = (
-                    f"Your {plan_name} subscription is cancelled: it will not renew. "
-                    f"You keep access until {until}."
-                )
-            else:
-                body = f"Your purchase of {plan_name} is cancelled; nothing was charged."
+            access_until = row.current_period_end if outcome == "cancelled" else None
             uow.queue_email(
                 dedupe_key=f"subscription-cancelled:{row.id}",
                 to=row.user_email,
                 user_id=row.user_id,
-                kind="subscription_cancelled",
-                subject=f"Your {plan_name} subscription is cancelled",
-                body=body,
+                email=n.render(n.SubscriptionCancelled(plan=plan_name, access_until=access_until)),
             )
             uow.commit()
             return subscription_json(row)

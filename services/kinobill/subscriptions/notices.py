@@ -16,13 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from kinobill.domain import schedule
-from kinobill.domain.money import format_rub
 from kinobill.domain.statuses import EndedReason
+from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-
-
-def _day(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y, %H:%M UTC")
 
 
 def _plan_name(uow: SubscriptionsUnitOfWork, plan_id: Any) -> str:
@@ -35,17 +31,14 @@ def queue_reminder(
 ) -> bool:
     """The "payment scheduled in N days" e-mail for the current period (at most once per period)."""
     days = max(1, round((charge_at - now).total_seconds() / 86_400))
-    plan = _plan_name(uow, row.plan_id)
-    subject = f"Your {plan} subscription renews in {days} day{'s' if days != 1 else ''}"
     return uow.queue_email(
         dedupe_key=f"reminder:{row.id}:{row.period_index}",
         to=row.user_email,
         user_id=row.user_id,
-        kind="renewal_reminder",
-        subject=subject,
-        body=(
-            f"Payment of {format_rub(amount)} RUB is scheduled in {days} day{'s' if days != 1 else ''}: "
-            f"we will charge your saved card on {_day(charge_at)}. To stop renewing, cancel before then."
+        email=n.render(
+            n.RenewalReminder(
+                plan=_plan_name(uow, row.plan_id), amount=amount, days=days, charge_at=charge_at
+            )
         ),
     )
 
@@ -56,36 +49,27 @@ def queue_renewal_notice(
     """The e-mail for a renewal outcome applied to `row` (the saved subscription); False if none is due."""
     if outcome == "retry_scheduled":
         period, attempt = row.period_index + 1, row.failed_attempts - 1
-        plan = _plan_name(uow, row.plan_id)
-        access = schedule.access_until(row.current_period_end, policy)
         return uow.queue_email(
             dedupe_key=f"renewal-failed:{row.id}:{period}:{attempt}",
             to=row.user_email,
             user_id=row.user_id,
-            kind="renewal_failed",
-            subject=f"We could not renew your {plan} subscription",
-            body=(
-                f"The renewal payment for your {plan} subscription was declined. We will try again on "
-                f"{_day(row.next_attempt_at)}; please make sure your card can pay. Your access continues "
-                f"until {_day(access)}."
+            email=n.render(
+                n.RenewalFailed(
+                    plan=_plan_name(uow, row.plan_id),
+                    next_attempt_at=row.next_attempt_at,
+                    access_until=schedule.access_until(row.current_period_end, policy),
+                )
             ),
         )
     if outcome == "ended" and row.anchor_at is not None:  # had been active (not a failed purchase)
-        texts = {
-            EndedReason.PAYMENT_FAILED: "has ended: we could not charge your card for the renewal",
-            EndedReason.CANCELLED: "has ended, as you cancelled it",
-            EndedReason.EXPIRED: "has ended: it could not be renewed without a saved card",
-        }
-        text = texts.get(EndedReason(row.ended_reason)) if row.ended_reason else None
-        if text is None:
+        reason = EndedReason(row.ended_reason) if row.ended_reason else None
+        if reason not in n.ENDED_REASONS_TOLD:
             return False
-        plan = _plan_name(uow, row.plan_id)
+        assert reason is not None
         return uow.queue_email(
             dedupe_key=f"subscription-ended:{row.id}",
             to=row.user_email,
             user_id=row.user_id,
-            kind=f"subscription_ended_{row.ended_reason}",
-            subject=f"Your {plan} subscription {text.split(':')[0].split(',')[0]}",
-            body=f"Your {plan} subscription {text}. You can subscribe again at any time.",
+            email=n.render(n.SubscriptionEnded(plan=_plan_name(uow, row.plan_id), reason=reason)),
         )
     return False

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from kinobill.domain import plans as rules
 from kinobill.domain.money import format_rub
 from kinobill.pagination import Position, keyset_page
+from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 from kinobill.web import ApiError
 
@@ -98,9 +99,13 @@ class PlanCatalogue:
             row = uow.plans.update(plan_id, {**changes, "updated_at": now})
             for period, column in (("month", "price_month"), ("year", "price_year")):
                 if getattr(row, column) != getattr(current, column):
-                    uow.plans.notify_price_change(
-                        row, period, getattr(current, column), getattr(row, column), now
+                    change = n.PlanPriceChanged(
+                        plan=row.name,
+                        period=period,
+                        old_amount=getattr(current, column),
+                        new_amount=getattr(row, column),
                     )
+                    uow.plans.notify_price_change(row, period, n.render(change), now)
             uow.commit()
             return plan_json(row)
 

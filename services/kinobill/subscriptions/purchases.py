@@ -25,6 +25,7 @@ from kinobill.domain.plans import ensure_on_sale, is_on_sale, price_for
 from kinobill.domain.statuses import SubscriptionStatus
 from kinobill.domain.subscription import Subscription
 from kinobill.events import SUBSCRIPTION_CHANGES
+from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.notices import queue_renewal_notice
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
@@ -304,14 +305,10 @@ class Purchases:
             plans[row.plan_id] = uow.plans.get(row.plan_id)
         plan = plans[row.plan_id]
         plan_name = plan.name if plan is not None else "Kinobill"
-        verb = "is active" if outcome == "activated" else "is renewed"
-        subject = f"Your {plan_name} subscription {verb}"
-        until = row.current_period_end.strftime("%d %B %Y")
+        told = n.SubscriptionActivated if outcome == "activated" else n.SubscriptionRenewed
         uow.queue_email(
             dedupe_key=f"subscription-{outcome}:{row.id}:{row.period_index}",
             to=row.user_email,
             user_id=row.user_id,
-            kind=f"subscription_{outcome}",
-            subject=subject,
-            body=f"{subject}. Enjoy watching! Paid until {until}.",
+            email=n.render(told(plan=plan_name, paid_until=row.current_period_end)),
         )

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from kinobill.domain.periods import BillingPeriod
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
 from kinobill.domain.subscription import Subscription
+from kinobill.mail import Email
 from kinobill.subscriptions import tables as t
 from kinobill.uow import UnitOfWork
 
@@ -72,25 +73,18 @@ class PlanRepository:
             query = query.where(sa.tuple_(p.c.created_at, p.c.id) > sa.tuple_(*after))
         return self.conn.execute(query).all()
 
-    def notify_price_change(self, plan: sa.Row, period: str, old: int, new: int, at: datetime) -> int:
-        """Queue one e-mail per renewing subscriber of this plan and period, set-based (one statement)."""
-        from kinobill.domain.money import format_rub
-
+    def notify_price_change(self, plan: sa.Row, period: str, email: Email, at: datetime) -> int:
+        """Queue `email` to every renewing subscriber of this plan and period, set-based (one statement)."""
         s, e = t.subscriptions, t.emails
-        subject = f"{plan.name}: the {period}ly price changes from your next renewal"
-        body = (
-            f"The price of {plan.name} changes from {format_rub(old)} to {format_rub(new)} RUB a {period}. "
-            "It applies from your next renewal; the period you paid for stays as it is."
-        )
         stamp = at.isoformat()
         subscribers = sa.select(
             sa.func.gen_random_uuid(),
             sa.func.concat(f"price-change:{plan.id}:{period}:{stamp}:", s.c.id),
             s.c.user_id,
             s.c.user_email,
-            sa.literal("plan_price_changed"),
-            sa.literal(subject),
-            sa.literal(body),
+            sa.literal(email.kind),
+            sa.literal(email.subject),
+            sa.literal(email.body),
         ).where(
             s.c.plan_id == plan.id,
             s.c.period == period,
