@@ -74,7 +74,10 @@ def emails_table(schema: str) -> sa.Table:
         sa.Column("to_address", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("subject", sa.Text, nullable=False),
-        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),  # the plain-text part
+        sa.Column("html_body", sa.Text),  # the HTML part (multipart/alternative when present)
+        sa.Column("locale", sa.Text),  # the language and zone it was rendered in (a resend is the same)
+        sa.Column("zoneinfo", sa.Text),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         timestamp("created_at", nullable=False, server_default=NOW),
         timestamp("claimed_until"),

@@ -14,14 +14,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime
 from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.dialects.postgresql import insert
 
+from kinobill.mail_message import compose
 from kinobill.pacing import IdleBackoff
 
 log = logging.getLogger(__name__)
@@ -34,11 +33,15 @@ CLAIM = timedelta(seconds=60)
 @dataclass(frozen=True)
 class Email:
     """A rendered e-mail: its kind (which e-mail it is), subject and text. Each service's
-    ``notifications`` module renders these from typed contexts."""
+    ``notifications`` module renders these from typed contexts. `body` is the plain-text part, `html`
+    the HTML part; `locale` and `zoneinfo` are what it was rendered in (kept so a resend is the same)."""
 
     kind: str
     subject: str
     body: str
+    html: str | None = None
+    locale: str | None = None
+    zoneinfo: str | None = None
 
 
 def _row(dedupe_key: str, to: str, user_id: uuid.UUID | None, email: Email) -> dict[str, Any]:
@@ -50,6 +53,9 @@ def _row(dedupe_key: str, to: str, user_id: uuid.UUID | None, email: Email) -> d
         "kind": email.kind,
         "subject": email.subject,
         "body": email.body,
+        "html_body": email.html,
+        "locale": email.locale,
+        "zoneinfo": email.zoneinfo,
     }
 
 
@@ -135,14 +141,17 @@ class EmailSender:
         try:
             with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=10) as smtp:
                 for row in rows:
-                    message = EmailMessage()
-                    message["From"] = self.sender
-                    message["To"] = row.to_address
-                    message["Subject"] = row.subject
-                    message["Message-ID"] = f"<{row.id}@kinobill>"
-                    message["Date"] = format_datetime(row.created_at)
-                    message["X-Kinobill-Kind"] = row.kind
-                    message.set_content(row.body)
+                    message = compose(
+                        sender=self.sender,
+                        to=row.to_address,
+                        message_id=row.id,
+                        created_at=row.created_at,
+                        kind=row.kind,
+                        subject=row.subject,
+                        text=row.body,
+                        html=row.html_body,
+                        locale=row.locale,
+                    )
                     smtp.send_message(message)
                     EMAILS_SENT.labels(row.kind).inc()
                     sent.append(row.id)

@@ -18,7 +18,7 @@ FOLDERS = {"subscriptions": PACKAGE / "subscriptions" / "mail", "billing": PACKA
 MOMENT = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
 PLAN = "Премиум"
 
-_COMMON: dict[str, Any] = {"plan_name": PLAN}
+_COMMON: dict[str, Any] = {"plan": PLAN}
 SAMPLES: dict[str, dict[str, Any]] = {
     "subscription_activated": {**_COMMON, "paid_until": MOMENT + timedelta(days=30)},
     "subscription_renewed": {**_COMMON, "paid_until": MOMENT + timedelta(days=61)},
@@ -33,7 +33,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "subscription_ended_expired": dict(_COMMON),
     "subscription_cancelled": {**_COMMON, "access_until": MOMENT + timedelta(days=12)},
     "plan_price_changed": {**_COMMON, "period": "month", "old_amount": 29900, "new_amount": 34900},
-    "payment_succeeded": {"amount": 29900, "description": "Премиум, месяц", "paid_at": MOMENT},
+    "payment_succeeded": {"amount": 29900, "description": "Премиум, месяц"},
     "payment_canceled": {"amount": 29900, "description": "Премиум, месяц", "reason": "insufficient_funds"},
     "payment_duplicate": {"amount": 29900, "description": "Премиум, месяц"},
     "refund_started": {

@@ -1,6 +1,7 @@
 """SMTP capture for local runs and tests: SMTP on 1025, a JSON inbox on 8025.
 
-`GET /api/messages` lists captured mail (to, subject, body, message_id); `DELETE /api/messages` clears it.
+`GET /api/messages` lists captured mail (to, subject, body (the plain text), html (the HTML part or
+null), raw (the delivered bytes, latin-1), message_id); `DELETE /api/messages` clears it.
 Every delivery is kept, duplicates included, so tests can count them; the senders deliver at least
 once with a stable Message-ID per e-mail (see kinobill.mail), which is what a mail client dedupes on.
 """
@@ -30,6 +31,7 @@ class Inbox:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         body_part = msg.get_body(preferencelist=("plain", "html")) if msg.is_multipart() else msg
         body = body_part.get_content() if body_part is not None else ""
+        html_part = msg.get_body(preferencelist=("html",)) if msg.is_multipart() else None
         message_id = str(msg.get("Message-ID", ""))
         with self._lock:
             self._messages.append(
@@ -40,6 +42,8 @@ class Inbox:
                     "to": list(envelope_to),
                     "subject": str(msg.get("Subject", "")),
                     "body": body,
+                    "html": html_part.get_content() if html_part is not None else None,
+                    "raw": raw.decode("latin-1"),  # the bytes as delivered, one char per byte
                     "headers": {k: str(v) for k, v in msg.items()},
                     "received_at": datetime.now(UTC).isoformat(),
                 }

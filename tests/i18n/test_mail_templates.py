@@ -48,7 +48,7 @@ def test_each_kind_renders_completely_in_each_language(kind, reader):
         assert "%(" not in part and "{{" not in part and "{%" not in part
     assert f'<html lang="{reader.locale}">' in mail.html
     assert f"<title>{html.escape(mail.subject, quote=False)}</title>" in mail.html
-    cyrillic = re.search("[а-яА-Я]{4,}", _visible(mail.html).replace(SAMPLES[kind].get("plan_name", ""), ""))
+    cyrillic = re.search("[а-яА-Я]{4,}", _visible(mail.html).replace(SAMPLES[kind].get("plan", ""), ""))
     if reader.locale == "ru":
         assert cyrillic, "the Russian e-mail is in Russian"
         assert mail.subject != render_sample(kind, READERS[1]).subject
@@ -82,7 +82,7 @@ def test_a_missing_value_fails_instead_of_rendering_a_gap(kind):
 
 
 def test_names_are_escaped_in_html_and_kept_in_text():
-    context = {**SAMPLES["subscription_activated"], "plan_name": 'Kids <script>alert("x")</script> & Co'}
+    context = {**SAMPLES["subscription_activated"], "plan": 'Kids <script>alert("x")</script> & Co'}
     mail = templates_for("subscription_activated").render_mail("subscription_activated", context, READERS[1])
     assert "<script>" not in mail.html and "&lt;script&gt;" in mail.html
     assert 'Kids <script>alert("x")</script> & Co' in mail.text

@@ -17,6 +17,7 @@ from kinobill.billing.webhooks import NotificationHandler, SourceFilter, parse_n
 from kinobill.config import Environment
 from kinobill.domain.money import parse_rub
 from kinobill.domain.statuses import PaymentKind
+from kinobill.i18n.locales import supported_locale, valid_zone
 from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
 from kinobill.web import ApiError, CurrentService, CurrentUser, IdempotencyKey, StrictModel, error_response
@@ -62,6 +63,10 @@ class PaymentCreate(StrictModel):
     description: Annotated[StrictStr, Field(max_length=128)] = ""
     return_url: Annotated[StrictStr, Field(max_length=2048)] | None = None
     payment_method_id: StrictStr | None = None
+    # The user's language and time zone for Billing's e-mails (docs/i18n.md); unsupported values are
+    # ignored (the deployment's defaults apply), as with the Auth token's claims they come from.
+    locale: Annotated[StrictStr, Field(max_length=64, examples=["ru"])] | None = None
+    zoneinfo: Annotated[StrictStr, Field(max_length=64, examples=["Europe/Moscow"])] | None = None
 
 
 @internal_router.post("/payments", status_code=201)
@@ -76,6 +81,8 @@ def create_payment(body: PaymentCreate, service: CurrentService, key: Idempotenc
         subscription_id=body.subscription_id,
         user_id=body.user_id,
         user_email=body.user_email,
+        locale=supported_locale(body.locale),
+        zoneinfo=valid_zone(body.zoneinfo),
         period_index=body.period_index,
         kind=PaymentKind(body.kind),
         attempt=body.attempt,

@@ -28,6 +28,7 @@ from prometheus_client import Counter
 
 from kinobill.billing.payments import NewPayment, PaymentService
 from kinobill.domain.statuses import PaymentKind
+from kinobill.i18n.locales import supported_locale, valid_zone
 from kinobill.web import ApiError
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ def renewal_payment(command: dict[str, Any]) -> NewPayment:
         subscription_id=uuid.UUID(str(command["subscription_id"])),
         user_id=uuid.UUID(str(command["user_id"])),
         user_email=command.get("user_email"),
+        locale=supported_locale(command.get("locale")),
+        zoneinfo=valid_zone(command.get("zoneinfo")),
         period_index=int(command["period_index"]),
         kind=PaymentKind.RENEWAL,
         charge_key=key,

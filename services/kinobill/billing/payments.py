@@ -60,6 +60,8 @@ class NewPayment:
     return_url: str | None = None
     payment_method_id: str | None = None  # renewals: the saved method to charge
     attempt: int = 0
+    locale: str | None = None  # the user's language and zone for the e-mails (None: the defaults)
+    zoneinfo: str | None = None
 
 
 def payment_json(row: Any) -> dict[str, Any]:
@@ -109,6 +111,8 @@ class PaymentService:
                     id=uuid.uuid4(),
                     user_id=request.user_id,
                     user_email=request.user_email,
+                    locale=request.locale,
+                    zoneinfo=request.zoneinfo,
                     subscription_id=request.subscription_id,
                     period_index=request.period_index,
                     kind=str(request.kind),

@@ -16,6 +16,8 @@ payments = sa.Table(
     sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
     sa.Column("user_id", pg.UUID(as_uuid=True), nullable=False),
     sa.Column("user_email", sa.Text),
+    sa.Column("locale", sa.Text),  # the user's language and zone for Billing's e-mails (null: the defaults)
+    sa.Column("zoneinfo", sa.Text),
     sa.Column("subscription_id", pg.UUID(as_uuid=True), nullable=False),
     sa.Column("period_index", sa.Integer, nullable=False),  # the period this payment pays for
     sa.Column("kind", sa.Text, nullable=False),  # initial | renewal

@@ -32,6 +32,8 @@ class Subscription:
     price: int
     created_at: datetime
     user_email: str | None = None
+    locale: str | None = None  # the buyer's language and time zone, when their token named valid ones
+    zoneinfo: str | None = None
     ended_reason: EndedReason | None = None
     auto_renew: bool = True
     anchor_at: datetime | None = None

@@ -202,6 +202,8 @@ def buy_subscription(body: SubscriptionCreate, user: CurrentUser, key: Idempoten
             purchases().buy(
                 user_id=user.user_id,
                 email=user.email,
+                locale=user.locale,
+                zoneinfo=user.zoneinfo,
                 plan_id=body.plan_id,
                 period=BillingPeriod(body.period),
                 return_url=body.return_url,

@@ -81,6 +81,8 @@ class Purchases:
         period: BillingPeriod,
         return_url: str | None,
         key: str,
+        locale: str | None = None,
+        zoneinfo: str | None = None,
     ) -> dict[str, Any]:
         now = self.now()
         with self.uow() as uow:
@@ -101,6 +103,8 @@ class Purchases:
                             "id": uuid.uuid4(),
                             "user_id": user_id,
                             "user_email": email,
+                            "locale": locale,
+                            "zoneinfo": zoneinfo,
                             "plan_id": plan_id,
                             "period": str(period),
                             "status": SubscriptionStatus.AWAITING_PAYMENT,
@@ -142,6 +146,8 @@ class Purchases:
                 "subscription_id": str(sub.id),
                 "user_id": str(sub.user_id),
                 "user_email": sub.user_email,
+                "locale": sub.locale,
+                "zoneinfo": sub.zoneinfo,
                 "period_index": 0,
                 "kind": "initial",
                 "amount": format_rub(sub.price),

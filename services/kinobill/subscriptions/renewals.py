@@ -168,6 +168,8 @@ class RenewalScheduler:
             "subscription_id": str(sub.id),
             "user_id": str(sub.user_id),
             "user_email": sub.user_email,
+            "locale": sub.locale,
+            "zoneinfo": sub.zoneinfo,
             "period_index": period_index,
             "attempt": attempt,
             "amount": amount,

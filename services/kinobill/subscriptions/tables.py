@@ -34,6 +34,8 @@ subscriptions = sa.Table(
     sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
     sa.Column("user_id", pg.UUID(as_uuid=True), nullable=False),
     sa.Column("user_email", sa.Text),
+    sa.Column("locale", sa.Text),  # the buyer's language and zone claims (null: the deployment's defaults)
+    sa.Column("zoneinfo", sa.Text),
     sa.Column("plan_id", pg.UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.plans.id"), nullable=False),
     sa.Column("period", sa.Text, nullable=False),  # month | year
     sa.Column("status", sa.Text, nullable=False),  # awaiting_payment | active | ended
