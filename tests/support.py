@@ -14,6 +14,7 @@ from typing import TypeVar
 import httpx
 
 from yookassa_sandbox.testing import free_port as free_port  # re-exported: the one free-port helper
+from yookassa_sandbox.testing import start_sandbox
 
 T = TypeVar("T")
 
@@ -114,3 +115,63 @@ def behind_a_dead_host(database_url: str) -> list[str]:
         "&target_session_attrs=read-write"
     )
     return [lists, repeated]
+
+
+class Stack:
+    """The services of the test session as real processes on free ports, restartable one by one."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.ports = {name: free_port() for name in ("subscriptions", "billing", "smtp", "mailbox", "worker")}
+        self.subscriptions_url = f"http://127.0.0.1:{self.ports['subscriptions']}"
+        self.billing_url = f"http://127.0.0.1:{self.ports['billing']}"
+        self.mailbox_url = f"http://127.0.0.1:{self.ports['mailbox']}"
+        self.worker_url = f"http://127.0.0.1:{self.ports['worker']}"
+        self.sandbox = start_sandbox(webhook_url=f"{self.billing_url}/webhooks/yookassa")
+        self.env = {
+            **env,
+            "SUBSCRIPTIONS_URL": self.subscriptions_url,
+            "BILLING_URL": self.billing_url,
+            "YOOKASSA_API_URL": self.sandbox.api_url,
+            "YOOKASSA_SHOP_ID": self.sandbox.shop_id,
+            "YOOKASSA_SECRET_KEY": self.sandbox.secret_key,
+            "YOOKASSA_TIMEOUT_SECONDS": "2",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.ports["smtp"]),
+            "KINOBILL_CLAIM_IDLE_MS": "2000",
+            "KINOBILL_IDEMPOTENCY_LOCK_SECONDS": "2",
+            "KINOBILL_WORKER_PORT": str(self.ports["worker"]),
+            "KINOBILL_MAIL_CLAIM_SECONDS": "3",
+        }
+        self.log_dir = log_dir
+        self.processes: dict[str, ServiceProcess] = {}
+
+    def process(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
+        args = {
+            "mailbox": kinobill_command(
+                "mailbox", "--smtp-port", str(self.ports["smtp"]), "--http-port", str(self.ports["mailbox"])
+            ),
+            "subscriptions": kinobill_command(
+                "serve", "subscriptions", "--port", str(self.ports["subscriptions"])
+            ),
+            "billing": kinobill_command("serve", "billing", "--port", str(self.ports["billing"])),
+            "worker": kinobill_command("worker"),
+        }[name]
+        health = {
+            "mailbox": f"{self.mailbox_url}/healthz",
+            "subscriptions": f"{self.subscriptions_url}/readyz",
+            "billing": f"{self.billing_url}/readyz",
+            "worker": f"http://127.0.0.1:{self.ports['worker']}/healthz",
+        }[name]
+        return ServiceProcess(name, args, {**self.env, **(extra_env or {})}, self.log_dir, health)
+
+    def start(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
+        old = self.processes.get(name)
+        if old is not None:
+            old.stop()
+        self.processes[name] = self.process(name, extra_env).start()
+        return self.processes[name]
+
+    def stop_all(self) -> None:
+        for proc in self.processes.values():
+            proc.stop()
+        self.sandbox.stop()

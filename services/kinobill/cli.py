@@ -183,6 +183,23 @@ def cmd_jwt_capacity(args: argparse.Namespace) -> int:
     return capacity_main(args.rest)
 
 
+def cmd_streams(args: argparse.Namespace) -> int:
+    from kinobill.events import STREAMS
+    from kinobill.runtime import get_runtime
+    from kinobill.streams import dead_letters, replay_dead_letters
+
+    client = get_runtime().redis
+    streams = [args.stream] if args.stream else list(STREAMS)
+    for stream in streams:
+        if args.action == "replay":
+            print(f"{stream}: replayed {replay_dead_letters(client, stream, args.limit)}")
+            continue
+        for dead_id, fields in dead_letters(client, stream, args.limit):
+            error = fields.get(b"error", b"").decode(errors="replace")
+            print(f"{stream} {dead_id.decode()} {error}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kinobill", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -237,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     mail.add_argument("--zone", default="Europe/Moscow", help="the reader's time zone")
     mail.add_argument("--out", default="mail-preview", help="folder for the files (default ./mail-preview)")
     mail.set_defaults(func=cmd_mail)
+
+    streams = sub.add_parser("streams", help="dead letters of the Redis streams: list them, or replay them")
+    streams.add_argument("action", choices=["dead", "replay"])
+    streams.add_argument("--stream", help="one stream (default: every stream)")
+    streams.add_argument("--limit", type=int, default=1000, help="at most this many per stream")
+    streams.set_defaults(func=cmd_streams)
 
     admin = sub.add_parser(
         "admin", help="the Django admin's manage.py, e.g. `kinobill admin createsuperuser`"

@@ -12,3 +12,4 @@ SUBSCRIPTION_CHANGES = "kinobill:subscriptions:changes"
 REFUND_RESULTS = "kinobill:billing:refund-results"
 
 DEAD_LETTER_SUFFIX = ":dead"
+STREAMS = (PAYMENT_RESULTS, CHARGE_COMMANDS, SUBSCRIPTION_CHANGES, REFUND_RESULTS)

@@ -9,7 +9,8 @@ Roles (all by default; `--only` picks some, so Kubernetes can run each as its ow
   scheduler                            renewal passes every policy.interval (subscriptions/renewals.py)
   mail-subscriptions, mail-billing     e-mails → SMTP
   reconcile-billing                    payments and refunds not final after their deadline → ask YooKassa
-  reconcile-subscriptions              purchases whose payment was never created → ended (abandoned.py)
+  reconcile-subscriptions              purchases whose payment was never created → ended (abandoned.py);
+                                       payment results lost with Redis → applied from Billing (backstop.py)
 SIGTERM stops every loop after its current step.
 """
 
@@ -20,6 +21,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -114,7 +116,9 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
 
     def reconcile_subscriptions(stop: threading.Event) -> None:
         from kinobill.subscriptions.abandoned import AbandonedPurchases
-        from kinobill.subscriptions.api import billing_client
+        from kinobill.subscriptions.api import billing_client, purchases
+        from kinobill.subscriptions.backstop import PaymentBackstop
+        from kinobill.subscriptions.renewals import renewal_policy
         from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 
         abandoned = AbandonedPurchases(
@@ -123,7 +127,25 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
             now,
             timedelta(seconds=s.abandon_purchase_after_seconds),
         )
-        periodic(abandoned.run_pass, 5.0)(stop)
+        backstop = PaymentBackstop(
+            lambda: SubscriptionsUnitOfWork(runtime.engine),
+            billing_client(),
+            purchases(),
+            now,
+            renewal_policy(),
+            after=timedelta(seconds=float(os.environ.get("KINOBILL_BACKSTOP_AFTER_SECONDS", "600"))),
+        )
+        every = float(os.environ.get("KINOBILL_BACKSTOP_INTERVAL_SECONDS", "60"))
+        last_backstop = [0.0]
+
+        def reconcile() -> int:
+            done = abandoned.run_pass()
+            if time.monotonic() - last_backstop[0] >= every:
+                done += backstop.run_pass()
+                last_backstop[0] = time.monotonic()
+            return done
+
+        periodic(reconcile, min(5.0, every))(stop)
 
     def refund_results(stop: threading.Event) -> None:
         from kinobill.subscriptions.refund_api import cancellations
@@ -215,10 +237,14 @@ def run_workers(runtime: Runtime, only: list[str] | None = None) -> int:
     status_port = int(os.environ.get("KINOBILL_WORKER_PORT", "0"))
     if status_port:
         from kinobill.metrics import serve_status
+        from kinobill.streams import stalled_consumers
 
+        # A consumer that has not completed a poll for this long (stuck, or Redis gone that long) fails
+        # the liveness probe, so Kubernetes restarts the worker.
+        stall = float(os.environ.get("KINOBILL_CONSUMER_STALL_SECONDS", "120"))
         serve_status(
             status_port,
-            lambda: all(t.is_alive() for t in threads),
+            lambda: all(t.is_alive() for t in threads) and not stalled_consumers(stall),
             host=os.environ.get("KINOBILL_HOST", "127.0.0.1"),
         )
     log.info("workers started: %s", ", ".join(chosen))

@@ -48,7 +48,13 @@ def series(service: str, status: str) -> str:
 
 def test_the_code_exports_the_metrics_we_alert_on() -> None:
     names = exported_metrics()
-    assert {"kinobill_outbox_lag_seconds", "kinobill_stream_pending", "kinobill_http_requests_total"} <= names
+    assert {
+        "kinobill_outbox_lag_seconds",
+        "kinobill_stream_pending",
+        "kinobill_http_requests_total",
+        "kinobill_stream_last_poll_age_seconds",
+        "kinobill_stream_dead_letters",
+    } <= names
 
 
 def test_alerts_cover_the_pipeline_and_use_only_exported_metrics(rule_groups: dict[str, Any]) -> None:
@@ -56,6 +62,8 @@ def test_alerts_cover_the_pipeline_and_use_only_exported_metrics(rule_groups: di
     assert set(alerts) == {
         "KinobillOutboxLag",
         "KinobillStreamPending",
+        "KinobillConsumerStalled",
+        "KinobillDeadLetters",
         "KinobillPaymentsStuckPending",
         "KinobillReconcilerRecoveriesSpike",
         "KinobillProviderErrors",
@@ -75,7 +83,7 @@ def test_promtool_check_rules(promtool: Path, rule_groups: dict[str, Any], tmp_p
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule_groups, sort_keys=False))
     done = run(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 6 rules found" in done.stdout
+    assert "SUCCESS: 8 rules found" in done.stdout
     broken = {"groups": [{"name": "x", "rules": [{"alert": "X", "expr": "sum(rate(x[5m]) >"}]}]}
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump(broken))
     assert run(promtool, "check", "rules", "broken.yaml", cwd=tmp_path).returncode != 0
@@ -153,6 +161,67 @@ UNIT_TESTS = {
         },
     ],
 }
+
+
+STALL_DESCRIPTION = (
+    "Redis is unreachable or the consumer is stuck; the worker's /healthz fails after"
+    " KINOBILL_CONSUMER_STALL_SECONDS so Kubernetes restarts it. Payment results wait (the backstop"
+    " applies them from Billing's record within its bound)."
+)
+STALL_TESTS = {
+    "rule_files": ["rules.yaml"],
+    "evaluation_interval": "1m",
+    "tests": [
+        {
+            "interval": "1m",
+            "input_series": [
+                {
+                    "series": (
+                        'kinobill_stream_last_poll_age_seconds{namespace="kinobill",'
+                        'stream="kinobill:billing:payment-results",group="subscriptions"}'
+                    ),
+                    "values": "1 1 1 60+60x10",
+                },
+            ],
+            "alert_rule_test": [
+                {"eval_time": "3m", "alertname": "KinobillConsumerStalled", "exp_alerts": []},
+                {
+                    "eval_time": "8m",
+                    "alertname": "KinobillConsumerStalled",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                "severity": "critical",
+                                "stream": "kinobill:billing:payment-results",
+                                "group": "subscriptions",
+                            },
+                            "exp_annotations": {
+                                "summary": (
+                                    "The subscriptions consumer of kinobill:billing:payment-results has not"
+                                    " polled for 6m 0s"
+                                ),
+                                "description": STALL_DESCRIPTION,
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+    ],
+}
+
+
+def test_promtool_a_stalled_consumer_alerts(
+    promtool: Path, rule_groups: dict[str, Any], tmp_path: Path
+) -> None:
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule_groups, sort_keys=False))
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(STALL_TESTS, sort_keys=False))
+    done = run(promtool, "test", "rules", "tests.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    healthy = json.loads(json.dumps(STALL_TESTS))
+    healthy["tests"][0]["input_series"][0]["values"] = "1x14"  # polling every second: quiet
+    (tmp_path / "quiet.yaml").write_text(yaml.safe_dump(healthy, sort_keys=False))
+    assert run(promtool, "test", "rules", "quiet.yaml", cwd=tmp_path).returncode != 0
 
 
 def test_promtool_unit_tests_fire_two_alerts(

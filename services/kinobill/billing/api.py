@@ -104,6 +104,13 @@ def list_payments_of_subscription(subscription_id: uuid.UUID, _: CurrentService)
     return {"items": [payment_json(r) for r in rows], "next_cursor": None}
 
 
+@internal_router.get("/payment-results")
+def payment_results_of_subscription(subscription_id: uuid.UUID, _: CurrentService) -> dict:
+    """The result events of a subscription's final payments, as the stream carries them (Subscriptions'
+    backstop asks when an event may have been lost with Redis' data)."""
+    return {"items": payment_service().results_of(subscription_id)}
+
+
 @internal_router.get("/payments/{payment_id}")
 def get_payment_internal(payment_id: uuid.UUID, _: CurrentService) -> dict:
     row = payment_service().get(payment_id)

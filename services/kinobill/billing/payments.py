@@ -42,6 +42,9 @@ PAYMENTS_SETTLED = Counter(
 RECONCILER_RECOVERIES = Counter(
     "kinobill_reconciler_recoveries_total", "Operations the reconciler drove to a final state", ["operation"]
 )
+PAYMENT_RESULTS_REPUBLISHED = Counter(
+    "kinobill_payment_results_republished_total", "Results of final payments published again on a repeat"
+)
 # How soon the reconciler looks at a payment that is not final yet.
 FIRST_CHECK = timedelta(minutes=2)
 UNKNOWN_OUTCOME_RECHECK = timedelta(seconds=5)
@@ -98,9 +101,28 @@ class PaymentService:
 
     def create(self, request: NewPayment) -> dict[str, Any]:
         row = self._insert_or_get(request)
-        if row.status != PaymentStatus.PENDING or row.provider_payment_id:
+        if row.status != PaymentStatus.PENDING:
+            self.republish([row])
+            return payment_json(row)
+        if row.provider_payment_id:
             return payment_json(row)
         return payment_json(self.submit(row))
+
+    def republish(self, rows: Sequence[Any]) -> None:
+        """The same charge asked again for a final payment: its result event goes out again. The first
+        one may have been lost with Redis' data after the outbox marked it published; the consumer is
+        idempotent, so a second copy changes nothing when the first arrived."""
+        final = [row for row in rows if row.status != PaymentStatus.PENDING]
+        if final:
+            with self.engine.begin() as conn:
+                add_events(conn, t.outbox, PAYMENT_RESULTS, [self._announcement(row)[0] for row in final])
+            PAYMENT_RESULTS_REPUBLISHED.inc(len(final))
+
+    def results_of(self, subscription_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The result events of a subscription's final payments, oldest first: what the stream carried,
+        read from the record (Subscriptions' backstop applies them when the stream lost them)."""
+        rows = reversed(self.list_for_subscription(subscription_id))
+        return [self._announcement(row)[0] for row in rows if row.status != PaymentStatus.PENDING]
 
     def _insert_or_get(self, request: NewPayment) -> Any:
         now = self.now()
@@ -211,6 +233,7 @@ class PaymentService:
             and not row.provider_payment_id
         }
         submitted = self.submit_many(list(todo.values()), pool) if todo else {}
+        self.republish([row for row in rows if not isinstance(row, ApiError)])
         answers: list[dict[str, Any] | ApiError] = []
         for row in rows:
             if isinstance(row, ApiError):

@@ -30,7 +30,14 @@ class BillingClient:
         return self._post("/internal/v1/refunds", idempotency_key, body)
 
     def payments_of(self, subscription_id: str) -> list[dict[str, Any]]:
-        url = f"{self._base}/internal/v1/payments?{urlencode({'subscription_id': subscription_id})}"
+        return self._items("/internal/v1/payments", subscription_id)
+
+    def payment_results_of(self, subscription_id: str) -> list[dict[str, Any]]:
+        """The result events of the subscription's final payments, read from Billing's record."""
+        return self._items("/internal/v1/payment-results", subscription_id)
+
+    def _items(self, path: str, subscription_id: str) -> list[dict[str, Any]]:
+        url = f"{self._base}{path}?{urlencode({'subscription_id': subscription_id})}"
         try:
             response = self._http.request("GET", url, headers=self._headers)
         except urllib3.exceptions.HTTPError as exc:
