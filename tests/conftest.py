@@ -70,6 +70,24 @@ def migrated_database(database_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def operator_database(migrated_database: str) -> Iterator[str]:
+    """A private database on the session's server for operator tests: a pass takes every due subscription,
+    so only the ones a test inserts may be there (the shared one has other tests' and a worker's)."""
+    from kinobill import migrations
+
+    name = f"kb_operator_{uuid.uuid4().hex[:10]}"
+    server = sa.create_engine(migrated_database, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(migrated_database).set(database=name).render_as_string(hide_password=False)
+    migrations.upgrade(url)
+    yield url
+    with server.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server.dispose()
+
+
+@pytest.fixture(scope="session")
 def local_keys(infra_dir: Path) -> LocalKeys:
     return LocalKeys(infra_dir / "keys").ensure()
 

@@ -8,30 +8,14 @@ created and migrated here, where the only due subscriptions are the ones the tes
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import yaml
+
 from operator_support import CRD_PATH
-
-
-@pytest.fixture(scope="session")
-def operator_database(migrated_database: str) -> Iterator[str]:
-    from kinobill import migrations
-
-    name = f"kb_operator_{uuid.uuid4().hex[:10]}"
-    server = sa.create_engine(migrated_database, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(migrated_database).set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    yield url
-    with server.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    server.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 import kopf
 import pytest
 import sqlalchemy as sa
-from operator_support import charge_commands_for, insert_due_subscription, utcnow
 
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 from kinobill_operator.handlers import Backend, register, run_schedule, validate
+from operator_support import charge_commands_for, insert_due_subscription, utcnow
 
 log = logging.getLogger("test.operator")
 
@@ -246,6 +246,7 @@ def test_register_attaches_validation_and_the_timer() -> None:
     registry = register(kopf.OperatorRegistry(), tick=2.5)
     handlers = registry._spawning.get_all_handlers()
     assert [(h.id, h.interval) for h in handlers] == [("schedule", 2.5)]
+    assert not any(h.requires_finalizer for h in handlers), "deleting a schedule never waits for the operator"
     changing = {h.id for h in registry._changing.get_all_handlers()}
     assert changing == {"validate"}
 
@@ -259,3 +260,18 @@ def test_python_m_kinobill_operator_runs_kopf_standalone_or_with_peering() -> No
     assert args[-1] == "--verbose" and "http://0.0.0.0:8080/healthz" in args
     peered = kopf_args({"KINOBILL_OPERATOR_PEERING": "kinobill"}, [])
     assert "--peering=kinobill" in peered and "--standalone" not in peered and "--all-namespaces" in peered
+
+
+def test_startup_posts_warnings_as_events_and_quietens_the_per_tick_log() -> None:
+    from kinobill_operator.handlers import QuietTimerSuccess, configure
+
+    settings = kopf.OperatorSettings()
+    configure(settings=settings, memo=kopf.Memo(backend=Backend(lambda: None, utcnow)))  # type: ignore[arg-type]
+    assert settings.posting.loggers and settings.posting.level == logging.WARNING
+    assert settings.peering.priority > 0
+    tick = logging.LogRecord("kopf.objects", logging.INFO, "", 0, "Timer 'schedule' succeeded.", (), None)
+    other = logging.LogRecord("kopf.objects", logging.INFO, "", 0, "Handler 'validate' succeeded.", (), None)
+    quiet = QuietTimerSuccess()
+    assert quiet.filter(other) and other.levelno == logging.INFO
+    quiet.filter(tick)
+    assert tick.levelno == logging.DEBUG

@@ -1,4 +1,5 @@
-"""Helpers of the operator tests (conftest.py holds the fixtures)."""
+"""Helpers of the operator tests (tests/operator and tests/k8s): due subscriptions and the charge commands
+a pass leaves in the outbox."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 from kinobill.subscriptions import tables as st
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CRD_PATH = REPO / "charts" / "kinobill" / "crds" / "renewalschedules.kinobill.io.yaml"
 
 
