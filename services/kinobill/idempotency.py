@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from kinobill.unavailable import retry_once_if_unavailable
 from kinobill.web import ApiError
 
 RETENTION = timedelta(hours=24)
@@ -46,6 +47,9 @@ class IdempotencyStore:
 
     def begin(self, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
         """Claim the key. Returns a stored response to replay, None to go ahead, or raises 409/422."""
+        return retry_once_if_unavailable(lambda: self._begin(scope, key, fingerprint), what="idempotency key")
+
+    def _begin(self, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
         t = self.table
         now = self.now()
         with self.engine.begin() as conn:
@@ -100,6 +104,11 @@ class IdempotencyStore:
             return None
 
     def complete(self, scope: str, key: str, status: int, body: Any) -> None:
+        """Store the response (or release the key after a 5xx); retried once, so that a request that
+        failed for a database failover does not leave its key locked for its retries."""
+        retry_once_if_unavailable(lambda: self._complete(scope, key, status, body), what="idempotency key")
+
+    def _complete(self, scope: str, key: str, status: int, body: Any) -> None:
         t = self.table
         with self.engine.begin() as conn:
             if status >= 500:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, Protocol
 
+import psycopg
 import redis
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
@@ -33,6 +34,7 @@ from kinobill.security import (
     service_from_claims,
     user_from_claims,
 )
+from kinobill.unavailable import RETRY_AFTER_SECONDS, database_unavailable, describe
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ def error_body(code: str, message: str, details: Any = None) -> dict:
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    if status == 503 and not any(k.lower() == "retry-after" for k in headers or {}):
+        headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}  # every 503 says when
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
@@ -126,6 +130,19 @@ def install_error_handlers(app: FastAPI) -> None:
             _HTTP_CODES.get(exc.status_code, "error"),
             message,
             headers=getattr(exc, "headers", None),
+        )
+
+    # Registered per class (not as the catch-all below): Starlette re-raises what the catch-all handles,
+    # so the server logs a second traceback and drops the keep-alive connection.
+    @app.exception_handler(sa.exc.SQLAlchemyError)
+    @app.exception_handler(psycopg.Error)
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            log.exception("unhandled database error")
+            return error_response(500, "internal_error", "internal error; the request may be retried")
+        log.warning("database unavailable, answered 503: %s", describe(exc))
+        return error_response(
+            503, "database_unavailable", "the database is unavailable for a moment; retry the request"
         )
 
     @app.exception_handler(Exception)
@@ -228,9 +245,13 @@ def add_operational_routes(
     def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         try:
+            # ready = the database accepts writes: a standby (an old leader, a single-host URL pointing
+            # at a replica after a failover) answers reads but would fail every purchase
             with engine().connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-            checks["database"] = "ok"
+                read_only = conn.execute(
+                    sa.text("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'")
+                ).scalar_one()
+            checks["database"] = "error: read-only" if read_only else "ok"
         except Exception as exc:
             checks["database"] = f"error: {type(exc).__name__}"
         try:

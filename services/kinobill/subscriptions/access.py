@@ -45,6 +45,7 @@ import redis
 from kinobill.database_url import ConnectionPolicy, DatabaseUrl
 from kinobill.domain import schedule
 from kinobill.subscriptions.repository import to_entity
+from kinobill.unavailable import aretry_once_if_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,9 @@ class ActiveRows:
         if not self._opened:
             self._opened = True
             await self.pool.open()
+        return await aretry_once_if_unavailable(lambda: self._read(user_id), what="active subscriptions")
+
+    async def _read(self, user_id: uuid.UUID) -> Sequence[Any]:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(ACTIVE_ROWS_SQL, (user_id,))
             return await cursor.fetchall()
