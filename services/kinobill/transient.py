@@ -21,6 +21,8 @@ TRANSIENT_SQLSTATES = {
     "57P02",  # crash_shutdown
     "57P03",  # cannot_connect_now (starting up)
     "53300",  # too_many_connections
+    "57014",  # query_canceled (statement_timeout, e.g. a lock held by a dying leader's session)
+    "55P03",  # lock_not_available (lock_timeout)
     "08000",
     "08001",
     "08003",

@@ -1,12 +1,12 @@
-"""The database cannot serve right now: tell it apart from a bug, answer 503, retry a safe unit once.
+"""The infrastructure cannot serve right now: answer 503 with Retry-After, retry a safe unit once.
 
 During a Patroni switchover or failover, a Postgres restart, or a pool running dry, requests meet
-connection refused or reset, a read-only standby (``25006``), ``admin_shutdown`` (``57P01``),
-"the database system is starting up" (``57P03``), serialization failures and deadlocks (``40001``,
-``40P01``), a statement timeout (``57014``) or a pool timeout. None of these says anything about the
-request: the client should retry it (with the same Idempotency-Key) a moment later. So the edge answers
-``503`` with ``Retry-After`` and the JSON error shape, logs one line, and keeps the connection open
-(kinobill.web registers the handlers). Anything else from the database is a bug and stays a 500.
+connection refused or reset, a read-only standby, ``admin_shutdown``, "the database system is starting
+up", serialization failures, deadlocks, statement or pool timeouts (:func:`kinobill.transient.is_transient`
+tells these from bugs). None of them says anything about the request: the client should retry it (with
+the same Idempotency-Key) a moment later. So the edge answers ``503`` with ``Retry-After`` and the JSON
+error shape, logs one line, and keeps the connection open (kinobill.web registers the handlers); a short
+idempotent unit is retried once inside the request first. Anything else stays a 500.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import psycopg
 import sqlalchemy.exc
+
+from kinobill.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -25,36 +26,6 @@ T = TypeVar("T")
 
 RETRY_AFTER_SECONDS = 2
 RETRY_PAUSE_SECONDS = 0.3
-
-# SQLSTATE classes and codes meaning "not now" rather than "not this": connection exception,
-# insufficient resources, operator intervention (shutdown, starting up, statement timeout).
-UNAVAILABLE_CLASSES = ("08", "53", "57")
-UNAVAILABLE_CODES = {
-    "25006",  # read_only_sql_transaction: connected to a standby (the old leader, mid-failover)
-    "40001",  # serialization_failure
-    "40P01",  # deadlock_detected
-    "55P03",  # lock_not_available (lock_timeout)
-}
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """True when `exc` (or what it was raised from) says the database cannot serve now."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, sqlalchemy.exc.TimeoutError):  # QueuePool limit reached
-            return True
-        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, psycopg.Error):
-            sqlstate = current.sqlstate
-            if sqlstate is None:
-                # no server answer at all: refused, reset, closed, or the pool's own timeout
-                return isinstance(current, (psycopg.OperationalError, psycopg.InterfaceError))
-            return sqlstate in UNAVAILABLE_CODES or sqlstate.startswith(UNAVAILABLE_CLASSES)
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def describe(exc: BaseException) -> str:
@@ -68,7 +39,7 @@ def worth_retrying(exc: BaseException) -> bool:
     """Unavailable, and quick to find out: a pool timeout already waited its full time."""
     from psycopg_pool import PoolTimeout
 
-    return database_unavailable(exc) and not isinstance(exc, (sqlalchemy.exc.TimeoutError, PoolTimeout))
+    return is_transient(exc) and not isinstance(exc, (sqlalchemy.exc.TimeoutError, PoolTimeout))
 
 
 def retry_once_if_unavailable(unit: Callable[[], T], *, what: str) -> T:

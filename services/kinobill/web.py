@@ -34,7 +34,8 @@ from kinobill.security import (
     service_from_claims,
     user_from_claims,
 )
-from kinobill.unavailable import RETRY_AFTER_SECONDS, database_unavailable, describe
+from kinobill.transient import is_transient
+from kinobill.unavailable import RETRY_AFTER_SECONDS, describe
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +137,17 @@ def install_error_handlers(app: FastAPI) -> None:
     # so the server logs a second traceback and drops the keep-alive connection.
     @app.exception_handler(sa.exc.SQLAlchemyError)
     @app.exception_handler(psycopg.Error)
-    async def _database(_: Request, exc: Exception) -> JSONResponse:
-        if not database_unavailable(exc):
-            log.exception("unhandled database error")
+    @app.exception_handler(redis.RedisError)
+    async def _infrastructure(_: Request, exc: Exception) -> JSONResponse:
+        if not is_transient(exc):
+            log.exception("unhandled infrastructure error")
             return error_response(500, "internal_error", "internal error; the request may be retried")
-        log.warning("database unavailable, answered 503: %s", describe(exc))
+        database = not isinstance(exc, redis.RedisError)
+        log.warning("%s unavailable, answered 503: %s", "database" if database else "redis", describe(exc))
         return error_response(
-            503, "database_unavailable", "the database is unavailable for a moment; retry the request"
+            503,
+            "database_unavailable" if database else "redis_unavailable",
+            "a backing service is unavailable for a moment; retry the request",
         )
 
     @app.exception_handler(Exception)

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from kinobill.database_url import DatabaseUrl
-from kinobill.unavailable import database_unavailable
+from kinobill.transient import is_transient
 from support import ServiceProcess, free_port, kinobill_command
 
 
@@ -31,23 +31,27 @@ def dead_url(url: str) -> str:
     return f"postgresql+psycopg://{real.user}@127.0.0.1:{free_port()}/{real.dbname}"
 
 
-def test_the_classifier_tells_unavailable_from_bugs(migrated_database: str) -> None:
+def test_real_database_errors_are_told_transient_or_bugs(migrated_database: str) -> None:
     with pytest.raises(sa.exc.OperationalError) as refused:
         sa.create_engine(dead_url(migrated_database)).connect()
-    assert database_unavailable(refused.value)
+    assert is_transient(refused.value)
 
     engine = sa.create_engine(read_only_url(migrated_database), poolclass=sa.pool.NullPool)
     with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as read_only:
         conn.execute(sa.text("CREATE TEMP TABLE t (x int)"))
     assert isinstance(read_only.value.orig, psycopg.errors.ReadOnlySqlTransaction)
-    assert database_unavailable(read_only.value)
+    assert is_transient(read_only.value)
 
     with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as bug:
         conn.execute(sa.text("SELECT * FROM no_such_table"))
-    assert not database_unavailable(bug.value)
+    assert not is_transient(bug.value)
     with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as bad_value:
         conn.execute(sa.text("SELECT 1/0"))
-    assert not database_unavailable(bad_value.value)
+    assert not is_transient(bad_value.value)
+    with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as timed_out:
+        conn.execute(sa.text("SET statement_timeout = 50"))
+        conn.execute(sa.text("SELECT pg_sleep(1)"))
+    assert is_transient(timed_out.value)
 
 
 @pytest.fixture(params=["read-only", "down"])
