@@ -157,6 +157,8 @@ class EmailBase(ReadOnlyModel):
     created_at = models.DateTimeField()
     claimed_until = models.DateTimeField(null=True)
     sent_at = models.DateTimeField(null=True)
+    sending_at = models.DateTimeField(null=True)
+    dead_at = models.DateTimeField(null=True)
     last_error = models.TextField(null=True)
 
     class Meta(ReadOnlyModel.Meta):

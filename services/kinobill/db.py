@@ -82,8 +82,14 @@ def emails_table(schema: str) -> sa.Table:
         timestamp("created_at", nullable=False, server_default=NOW),
         timestamp("claimed_until"),
         timestamp("sent_at"),
+        timestamp("sending_at"),  # the intent to send, committed first: never sent twice
+        timestamp("dead_at"),  # given up (bad address, or failed every attempt)
         sa.Column("last_error", sa.Text),
-        sa.Index(f"ix_{schema}_emails_unsent", "created_at", postgresql_where=sa.text("sent_at IS NULL")),
+        sa.Index(
+            f"ix_{schema}_emails_unsent",
+            "created_at",
+            postgresql_where=sa.text("sent_at IS NULL AND dead_at IS NULL"),
+        ),
         schema=schema,
     )
 

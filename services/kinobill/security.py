@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kinobill.config import Settings
+from kinobill.domain.addresses import email_address_problem
 from kinobill.i18n.locales import supported_locale, valid_zone
 
 LEEWAY_SECONDS = 30
@@ -25,6 +26,10 @@ LEEWAY_SECONDS = 30
 
 class AuthenticationError(Exception):
     """The bearer token is missing, malformed, expired, wrongly signed or for another audience."""
+
+
+class InvalidEmailClaim(ValueError):
+    """The token is good but its `email` claim is no address mail could go to (CR/LF, `a@`, too long)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,10 @@ def user_from_claims(claims: dict) -> UserPrincipal:
     except ValueError as exc:
         raise AuthenticationError("token subject is not a user id") from exc
     email = claims.get("email")
+    if email is not None:
+        problem = email_address_problem(email)
+        if problem:
+            raise InvalidEmailClaim(problem)
     return UserPrincipal(
         user_id=user_id,
         email=email if isinstance(email, str) else None,

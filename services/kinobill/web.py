@@ -29,6 +29,7 @@ from kinobill.metrics import latest_metrics
 from kinobill.runtime import get_runtime
 from kinobill.security import (
     AuthenticationError,
+    InvalidEmailClaim,
     ServicePrincipal,
     UserPrincipal,
     service_from_claims,
@@ -209,6 +210,9 @@ def user_dependency(verifier: Callable[[], TokenDecoder]) -> Callable[[Request],
             return user_from_claims(verifier().decode(bearer_token(request)))
         except AuthenticationError as exc:
             raise ApiError(401, "unauthorized", f"invalid token: {exc}") from exc
+        except InvalidEmailClaim as exc:  # before anything is written: no purchase stuck by it
+            message = f"the token's email claim is not usable: {exc}"
+            raise ApiError(422, "invalid_email_claim", message) from exc
 
     return current_user
 

@@ -54,6 +54,7 @@ def test_the_code_exports_the_metrics_we_alert_on() -> None:
         "kinobill_http_requests_total",
         "kinobill_stream_last_poll_age_seconds",
         "kinobill_stream_dead_letters",
+        "kinobill_email_dead_letters",
     } <= names
 
 
@@ -64,6 +65,7 @@ def test_alerts_cover_the_pipeline_and_use_only_exported_metrics(rule_groups: di
         "KinobillStreamPending",
         "KinobillConsumerStalled",
         "KinobillDeadLetters",
+        "KinobillEmailDeadLetters",
         "KinobillPaymentsStuckPending",
         "KinobillReconcilerRecoveriesSpike",
         "KinobillProviderErrors",
@@ -83,7 +85,7 @@ def test_promtool_check_rules(promtool: Path, rule_groups: dict[str, Any], tmp_p
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule_groups, sort_keys=False))
     done = run(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 8 rules found" in done.stdout
+    assert "SUCCESS: 9 rules found" in done.stdout
     broken = {"groups": [{"name": "x", "rules": [{"alert": "X", "expr": "sum(rate(x[5m]) >"}]}]}
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump(broken))
     assert run(promtool, "check", "rules", "broken.yaml", cwd=tmp_path).returncode != 0

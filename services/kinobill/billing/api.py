@@ -15,6 +15,7 @@ from kinobill.billing.payments import NewPayment, PaymentService, payment_json
 from kinobill.billing.provider import YooKassaConfig, YooKassaGateway
 from kinobill.billing.webhooks import NotificationHandler, SourceFilter, parse_networks
 from kinobill.config import Environment
+from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.money import parse_rub
 from kinobill.domain.statuses import PaymentKind
 from kinobill.i18n.locales import supported_locale, valid_zone
@@ -61,7 +62,7 @@ class PaymentCreate(StrictModel):
     attempt: Annotated[StrictInt, Field(ge=0)] = 0
     amount: Annotated[StrictStr, Field(examples=["299.00"])]
     description: Annotated[StrictStr, Field(max_length=128)] = ""
-    return_url: Annotated[StrictStr, Field(max_length=2048)] | None = None
+    return_url: Annotated[StrictStr, Field(max_length=2048, pattern=RETURN_URL_PATTERN)] | None = None
     payment_method_id: StrictStr | None = None
     # The user's language and time zone for Billing's e-mails (docs/i18n.md); unsupported values are
     # ignored (the deployment's defaults apply), as with the Auth token's claims they come from.

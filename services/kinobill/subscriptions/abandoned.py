@@ -9,16 +9,16 @@ and the buyer never retried. This pass ends those as `payment_failed`, so buying
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from kinobill.domain.statuses import SubscriptionStatus
-from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.subscriptions import tables as t
 from kinobill.subscriptions.billing_client import BillingClient
-from kinobill.subscriptions.purchases import change_event
+from kinobill.subscriptions.purchases import end_unpaid_purchase
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,8 @@ class AbandonedPurchases:
                 ended += 1
         return ended
 
-    def _end(self, subscription_id: object) -> bool:
-        now = self.now()
-        with self.uow() as uow:
-            sub = uow.subscriptions.get_entity(subscription_id, for_update=True)  # type: ignore[arg-type]
-            if sub is None or sub.first_payment_failed(now) != "ended":
-                return False
-            saved = uow.subscriptions.save(sub, now)
-            uow.add_event(SUBSCRIPTION_CHANGES, change_event(saved, "ended", now))
-            uow.commit()
+    def _end(self, subscription_id: uuid.UUID) -> bool:
+        if not end_unpaid_purchase(self.uow, subscription_id, self.now()):
+            return False
         log.info("ended abandoned purchase %s", subscription_id)
         return True

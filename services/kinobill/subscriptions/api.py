@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, StrictStr, field_validator
 
+from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.errors import DomainError
 from kinobill.domain.money import parse_rub
 from kinobill.domain.periods import BillingPeriod
@@ -167,7 +168,7 @@ def idempotency_store() -> IdempotencyStore:
     )
 
 
-ReturnUrl = Annotated[StrictStr, Field(max_length=2048, pattern=r"^https?://")]
+ReturnUrl = Annotated[StrictStr, Field(max_length=2048, pattern=RETURN_URL_PATTERN)]
 
 
 class SubscriptionCreate(StrictModel):

@@ -58,6 +58,21 @@ def change_event(row: Any, event: str, at: datetime) -> dict[str, Any]:
     return {"user_id": str(row.user_id), "subscription_id": str(row.id), "event": event, "at": at.isoformat()}
 
 
+def end_unpaid_purchase(
+    uow_factory: Callable[[], SubscriptionsUnitOfWork], subscription_id: uuid.UUID, now: datetime
+) -> bool:
+    """End a purchase still awaiting payment (`payment_failed`) with its change event; False when it is
+    not awaiting payment any more (paid meanwhile, or already ended)."""
+    with uow_factory() as uow:
+        sub = uow.subscriptions.get_entity(subscription_id, for_update=True)
+        if sub is None or sub.first_payment_failed(now) != "ended":
+            return False
+        saved = uow.subscriptions.save(sub, now)
+        uow.add_event(SUBSCRIPTION_CHANGES, change_event(saved, "ended", now))
+        uow.commit()
+    return True
+
+
 class Purchases:
     def __init__(
         self,
@@ -129,6 +144,17 @@ class Purchases:
         payment = self._initial_payment(sub, plan_name, return_url)
         return {**subscription_json(sub), "payment": payment}
 
+    def _unpayable(self, sub: Any, exc: ApiError) -> ApiError:
+        """Billing refused to create the payment for good (a 4xx: retrying cannot help): the purchase
+        ends now, so the buyer is not left with a purchase that blocks buying the plan again."""
+        end_unpaid_purchase(self.uow, sub.id, self.now())
+        return ApiError(
+            422,
+            "payment_not_possible",
+            f"the payment could not be created ({exc.message or exc.code}); the purchase has ended",
+            {"subscription_id": str(sub.id), "cause": exc.code},
+        )
+
     @staticmethod
     def _already_holds(existing: Any) -> ApiError:
         what = "a purchase in progress" if existing.status == SubscriptionStatus.AWAITING_PAYMENT else "it"
@@ -140,6 +166,14 @@ class Purchases:
         )
 
     def _initial_payment(self, sub: Any, plan_name: str, return_url: str | None) -> dict[str, Any]:
+        try:
+            return self._ask_billing(sub, plan_name, return_url)
+        except ApiError as exc:
+            if 400 <= exc.status < 500:
+                raise self._unpayable(sub, exc) from exc
+            raise
+
+    def _ask_billing(self, sub: Any, plan_name: str, return_url: str | None) -> dict[str, Any]:
         return self.billing.create_payment(
             f"initial:{sub.id}",
             {
@@ -151,7 +185,7 @@ class Purchases:
                 "period_index": 0,
                 "kind": "initial",
                 "amount": format_rub(sub.price),
-                "description": f"Kinobill {plan_name}, 1 {sub.period}",
+                "description": f"Kinobill {plan_name}, 1 {sub.period}"[:128],  # YooKassa: at most 128
                 "return_url": return_url or return_url_for(sub.id),
             },
         )
