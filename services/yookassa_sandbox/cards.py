@@ -1,7 +1,7 @@
 """YooKassa's documented test cards and the outcome each one dictates.
 
-Source: the "testing" page of the YooKassa docs (see /work/shared/yookassa-api-notes.md §8). Any future expiry
-date, any CSC and any 3-D Secure code are accepted for every card.
+Source: the "Testing" page of the YooKassa documentation.
+Any future expiry date, any CSC and any 3-D Secure code are accepted for every card.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""skaffold.yaml against skaffold's own JSON schema (v4beta13, from /work/shared; CI has it), and the paths
+"""skaffold.yaml against skaffold's own JSON schema (v4beta13, kept in tests/contracts/), and the paths
 it names exist; the Dockerfile it builds is multi-stage, frozen, non-root."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import yaml
 from deploy_support import REPO
 
-SCHEMA = REPO.parent / "shared" / "skaffold-schema-v4beta13.json"
+SCHEMA = REPO / "tests" / "contracts" / "skaffold-schema-v4beta13.json"
 
 
 @pytest.fixture(scope="module")

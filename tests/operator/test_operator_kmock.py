@@ -19,11 +19,11 @@ import kmock
 import kopf
 import pytest
 import sqlalchemy as sa
-from operator_support import charge_commands_for, insert_due_subscription, utcnow
 
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 from kinobill_operator import GROUP, KIND, PLURAL, VERSION
 from kinobill_operator.handlers import Backend, register
+from operator_support import charge_commands_for, insert_due_subscription, utcnow
 
 RESOURCE = f"{GROUP}/{VERSION}/{PLURAL}"
 NAMESPACE = "kinobill"

@@ -11,7 +11,6 @@ import jsonschema
 import kopf
 import pytest
 import yaml
-from operator_support import REPO, utcnow
 
 from kinobill.domain.schedule import RenewalPolicy
 from kinobill.subscriptions.renewals import PassResult
@@ -24,6 +23,7 @@ from kinobill_operator.handlers import (
     set_condition,
     validate,
 )
+from operator_support import REPO, utcnow
 
 EXAMPLES = sorted((REPO / "operator" / "examples").glob("*.yaml"))
 

@@ -11,7 +11,15 @@ from typing import Any
 import yaml
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
-SPEC_PATH = Path(os.environ.get("YOOKASSA_OPENAPI_SPEC", "/work/shared/yookassa-openapi.yaml"))
+from yookassa_sandbox.spec import SPEC_FILE
+
+# The official YooKassa v3 spec, kept beside the sandbox; YOOKASSA_OPENAPI_SPEC points at another copy.
+SPEC_PATH = Path(
+    os.environ.get(
+        "YOOKASSA_OPENAPI_SPEC",
+        str(SPEC_FILE),
+    )
+)
 
 
 def _any_of_for_discriminators(node: Any) -> Any:
