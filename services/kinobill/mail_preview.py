@@ -7,54 +7,48 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from kinobill.billing import notifications as billing
 from kinobill.i18n import LocaleZone
 from kinobill.i18n.templates import RenderedMail, Templates
 from kinobill.mail_message import compose
+from kinobill.subscriptions import notifications as subscriptions
 
-PACKAGE = Path(__file__).parent
-FOLDERS = {"subscriptions": PACKAGE / "subscriptions" / "mail", "billing": PACKAGE / "billing" / "mail"}
 MOMENT = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
 PLAN = "Премиум"
+DESCRIPTION = "Kinobill Премиум, 1 month"
+REFUND_URL = "https://billing.kinobill.example/api/v1/refunds/0b0e5c6e-5d1b-4a8e-9a43-2a3c1f6f0d11"
+DAY = timedelta(days=1)
 
-_COMMON: dict[str, Any] = {"plan": PLAN}
-SAMPLES: dict[str, dict[str, Any]] = {
-    "subscription_activated": {**_COMMON, "paid_until": MOMENT + timedelta(days=30)},
-    "subscription_renewed": {**_COMMON, "paid_until": MOMENT + timedelta(days=61)},
-    "renewal_reminder": {**_COMMON, "amount": 29900, "charge_at": MOMENT + timedelta(days=3), "days": 3},
-    "renewal_failed": {
-        **_COMMON,
-        "next_attempt_at": MOMENT + timedelta(days=2),
-        "access_until": MOMENT + timedelta(days=4),
-    },
-    "subscription_ended_payment_failed": dict(_COMMON),
-    "subscription_ended_cancelled": dict(_COMMON),
-    "subscription_ended_expired": dict(_COMMON),
-    "subscription_cancelled": {**_COMMON, "access_until": MOMENT + timedelta(days=12)},
-    "plan_price_changed": {**_COMMON, "period": "month", "old_amount": 29900, "new_amount": 34900},
-    "payment_succeeded": {"amount": 29900, "description": "Премиум, месяц"},
-    "payment_canceled": {"amount": 29900, "description": "Премиум, месяц", "reason": "insufficient_funds"},
-    "payment_duplicate": {"amount": 29900, "description": "Премиум, месяц"},
-    "refund_started": {
-        "amount": 14950,
-        "description": "Премиум, месяц",
-        "status_url": "https://billing.kinobill.example/api/v1/refunds/0b0e5c6e-5d1b-4a8e-9a43-2a3c1f6f0d11",
-    },
-    "refund_succeeded": {"amount": 14950},
-    "refund_canceled": {"amount": 14950, "reason": "general_decline"},
-}
+Sample = subscriptions.Notification | billing.Notification
+_SAMPLES: tuple[Sample, ...] = (
+    subscriptions.SubscriptionActivated(plan=PLAN, paid_until=MOMENT + 30 * DAY),
+    subscriptions.SubscriptionRenewed(plan=PLAN, paid_until=MOMENT + 61 * DAY),
+    subscriptions.RenewalReminder(plan=PLAN, amount=29900, days=3, charge_at=MOMENT + 3 * DAY),
+    subscriptions.RenewalFailed(plan=PLAN, next_attempt_at=MOMENT + 2 * DAY, access_until=MOMENT + 4 * DAY),
+    *(subscriptions.SubscriptionEnded(plan=PLAN, reason=r) for r in sorted(subscriptions.ENDED_REASONS_TOLD)),
+    subscriptions.SubscriptionCancelled(plan=PLAN, access_until=MOMENT + 12 * DAY),
+    subscriptions.PlanPriceChanged(plan=PLAN, period="month", old_amount=29900, new_amount=34900),
+    billing.PaymentSucceeded(amount=29900, description=DESCRIPTION),
+    billing.PaymentCanceled(amount=29900, description=DESCRIPTION, reason="insufficient_funds"),
+    billing.PaymentDuplicate(amount=29900, description=DESCRIPTION),
+    billing.RefundStarted(amount=14950, description=DESCRIPTION, status_url=REFUND_URL),
+    billing.RefundSucceeded(amount=14950),
+    billing.RefundCanceled(amount=14950, reason="general_decline"),
+)
+SAMPLES: dict[str, Sample] = {sample.kind: sample for sample in _SAMPLES}
+SERVICES = (subscriptions, billing)
 
 
 def templates_for(kind: str) -> Templates:
-    for folder in FOLDERS.values():
-        if (folder / f"{kind}.txt").exists():
-            return Templates(folder)
-    raise LookupError(f"no e-mail kind {kind!r}; known: {', '.join(sorted(all_kinds()))}")
+    for service in SERVICES:
+        if kind in service.MAIL.kinds():
+            return service.MAIL
+    raise LookupError(f"no e-mail kind {kind!r}; known: {', '.join(all_kinds())}")
 
 
 def all_kinds() -> list[str]:
-    return sorted(kind for folder in FOLDERS.values() for kind in Templates(folder).kinds())
+    return sorted(kind for service in SERVICES for kind in service.MAIL.kinds())
 
 
 def render_sample(kind: str, reader: LocaleZone) -> RenderedMail:

@@ -52,7 +52,7 @@ def test_operator_cancels_a_real_subscription(stack, plan, buyer, operator_clien
     assert entry.outcome == "ok" and entry.actor_id == operator_user.id
     assert entry.details["result"]["auto_renew"] is False
     wait_until(
-        lambda: any("cancelled" in m["subject"] for m in mail_to(stack, buyer.email)),
+        lambda: any("отменена" in m["subject"] for m in mail_to(stack, buyer.email)),
         message="the cancellation e-mail (sent by Subscriptions, not the admin)",
     )
     page = operator_client.get(detail).content.decode()

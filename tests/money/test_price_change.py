@@ -22,11 +22,12 @@ def test_renewing_subscribers_are_told_of_a_price_change_and_others_are_not(stac
     assert response.json()["price_month"] == "349.00"
 
     notice = wait_until(
-        lambda: [m for m in mail_to(stack, buyer.email) if "price changes" in m["subject"]],
+        lambda: [m for m in mail_to(stack, buyer.email) if "цена за месяц меняется" in m["subject"]],
         message="the price-change e-mail",
     )
     assert len(notice) == 1
-    assert "299.00" in notice[0]["body"] and "349.00" in notice[0]["body"]
+    assert "299,00\u00a0₽" in notice[0]["body"] and "349,00\u00a0₽" in notice[0]["body"]
+    assert "299,00\u00a0₽" in notice[0]["html"] and "349,00\u00a0₽" in notice[0]["html"]
     assert buyer.subscription(purchase["id"])["status"] == "active"  # the paid period is untouched
 
     # The yearly price did not change: nobody hears about it; renaming the plan sends nothing either.

@@ -1,4 +1,5 @@
-"""The e-mail texts of both services: every context renders to its kind, subject and body."""
+"""The e-mail texts of both services: every context renders to its kind, subject, plain text and HTML,
+in Russian by default and in English, with its facts written the reader's way."""
 
 from __future__ import annotations
 
@@ -9,185 +10,179 @@ import pytest
 
 from kinobill.billing import notifications as billing
 from kinobill.domain.statuses import EndedReason
-from kinobill.mail import Email
+from kinobill.i18n import LocaleZone
 from kinobill.subscriptions import notifications as subscriptions
 
-AT = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)
+AT = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)  # 17:30 in Moscow
 LATER = datetime(2026, 4, 5, 14, 30, tzinfo=UTC)
+RU = LocaleZone("ru", "Europe/Moscow")
+EN = LocaleZone("en", "Europe/Moscow")
+_ = "\u00a0"  # the no-break space inside amounts and dates
 
 
 @pytest.mark.parametrize(
-    ("context", "expected"),
+    ("context", "subject_ru", "text_ru", "subject_en", "text_en"),
     [
         (
             subscriptions.RenewalReminder(plan="Cinema", amount=29_900, days=3, charge_at=AT),
-            Email(
-                "renewal_reminder",
-                "Your Cinema subscription renews in 3 days",
-                "Payment of 299.00 RUB is scheduled in 3 days: we will charge your saved card on "
-                "05 March 2026, 14:30 UTC. To stop renewing, cancel before then.",
-            ),
+            "Подписка «Cinema» продлится через 3 дня",
+            f"Через 3 дня спишем 299,00{_}₽ с сохранённой карты.\n\nПодписка: Cinema\nСумма: 299,00{_}₽\n"
+            f"Дата платежа: 5 марта 2026{_}г., 17:30{_}МСК\n",
+            "Your Cinema subscription renews in 3 days",
+            f"Payment date: March 5, 2026, 17:30{_}MSK",
         ),
         (
             subscriptions.RenewalReminder(plan="Cinema", amount=100, days=1, charge_at=AT),
-            Email(
-                "renewal_reminder",
-                "Your Cinema subscription renews in 1 day",
-                "Payment of 1.00 RUB is scheduled in 1 day: we will charge your saved card on "
-                "05 March 2026, 14:30 UTC. To stop renewing, cancel before then.",
-            ),
+            "Подписка «Cinema» продлится через 1 день",
+            f"Через 1 день спишем 1,00{_}₽",
+            "Your Cinema subscription renews in 1 day",
+            f"A payment of 1.00{_}RUB is scheduled in 1 day",
         ),
         (
             subscriptions.RenewalFailed(plan="Cinema", next_attempt_at=AT, access_until=LATER),
-            Email(
-                "renewal_failed",
-                "We could not renew your Cinema subscription",
-                "The renewal payment for your Cinema subscription was declined. We will try again on "
-                "05 March 2026, 14:30 UTC; please make sure your card can pay. Your access continues "
-                "until 05 April 2026, 14:30 UTC.",
-            ),
+            "Не удалось продлить подписку «Cinema»",
+            f"Следующая попытка: 5 марта 2026{_}г., 17:30{_}МСК\nДоступ до: 5 апреля 2026{_}г., 17:30{_}МСК",
+            "We could not renew your Cinema subscription",
+            f"Next attempt: March 5, 2026, 17:30{_}MSK\nAccess until: April 5, 2026, 17:30{_}MSK",
         ),
         (
             subscriptions.SubscriptionEnded(plan="Cinema", reason=EndedReason.PAYMENT_FAILED),
-            Email(
-                "subscription_ended_payment_failed",
-                "Your Cinema subscription has ended",
-                "Your Cinema subscription has ended: we could not charge your card for the renewal. "
-                "You can subscribe again at any time.",
-            ),
+            "Подписка «Cinema» закончилась",
+            "не удалось списать плату за продление с вашей карты",
+            "Your Cinema subscription has ended",
+            "we could not charge your card for the renewal",
         ),
         (
             subscriptions.SubscriptionEnded(plan="Cinema", reason=EndedReason.CANCELLED),
-            Email(
-                "subscription_ended_cancelled",
-                "Your Cinema subscription has ended",
-                "Your Cinema subscription has ended, as you cancelled it. "
-                "You can subscribe again at any time.",
-            ),
+            "Подписка «Cinema» закончилась",
+            "так как вы её отменили",
+            "Your Cinema subscription has ended",
+            "as you cancelled it",
         ),
         (
             subscriptions.SubscriptionEnded(plan="Cinema", reason=EndedReason.EXPIRED),
-            Email(
-                "subscription_ended_expired",
-                "Your Cinema subscription has ended",
-                "Your Cinema subscription has ended: it could not be renewed without a saved card. "
-                "You can subscribe again at any time.",
-            ),
+            "Подписка «Cinema» закончилась",
+            "без сохранённой карты её нельзя продлить",
+            "Your Cinema subscription has ended",
+            "could not be renewed without a saved card",
         ),
         (
             subscriptions.SubscriptionActivated(plan="Cinema", paid_until=LATER),
-            Email(
-                "subscription_activated",
-                "Your Cinema subscription is active",
-                "Your Cinema subscription is active. Enjoy watching! Paid until 05 April 2026.",
-            ),
+            "Подписка «Cinema» активна",
+            f"Оплачено до: 5 апреля 2026{_}г., 17:30{_}МСК",
+            "Your Cinema subscription is active",
+            f"Paid until: April 5, 2026, 17:30{_}MSK",
         ),
         (
             subscriptions.SubscriptionRenewed(plan="Cinema", paid_until=LATER),
-            Email(
-                "subscription_renewed",
-                "Your Cinema subscription is renewed",
-                "Your Cinema subscription is renewed. Enjoy watching! Paid until 05 April 2026.",
-            ),
+            "Подписка «Cinema» продлена",
+            f"Оплачено до: 5 апреля 2026{_}г., 17:30{_}МСК",
+            "Your Cinema subscription is renewed",
+            f"Paid until: April 5, 2026, 17:30{_}MSK",
         ),
         (
             subscriptions.SubscriptionCancelled(plan="Cinema", access_until=LATER),
-            Email(
-                "subscription_cancelled",
-                "Your Cinema subscription is cancelled",
-                "Your Cinema subscription is cancelled: it will not renew. "
-                "You keep access until 05 April 2026 14:30 UTC.",
-            ),
+            "Подписка «Cinema» отменена",
+            f"не будет продлеваться.\n\nПодписка: Cinema\nДоступ до: 5 апреля 2026{_}г., 17:30{_}МСК",
+            "Your Cinema subscription is cancelled",
+            f"it will not renew.\n\nPlan: Cinema\nAccess until: April 5, 2026, 17:30{_}MSK",
         ),
         (
             subscriptions.SubscriptionCancelled(plan="Cinema", access_until=None),
-            Email(
-                "subscription_cancelled",
-                "Your Cinema subscription is cancelled",
-                "Your purchase of Cinema is cancelled; nothing was charged.",
-            ),
+            "Подписка «Cinema» отменена",
+            "Покупка подписки «Cinema» отменена, деньги не списаны.",
+            "Your Cinema subscription is cancelled",
+            "Your purchase of Cinema is cancelled; nothing was charged.",
         ),
         (
             subscriptions.PlanPriceChanged("Cinema", "month", old_amount=29_900, new_amount=34_900),
-            Email(
-                "plan_price_changed",
-                "Cinema: the monthly price changes from your next renewal",
-                "The price of Cinema changes from 299.00 to 349.00 RUB a month. It applies from your next "
-                "renewal; the period you paid for stays as it is.",
-            ),
+            "«Cinema»: цена за месяц меняется со следующего продления",
+            f"Цена подписки «Cinema» меняется с 299,00{_}₽ на 349,00{_}₽.",
+            "Cinema: the monthly price changes from your next renewal",
+            f"The price of Cinema changes from 299.00{_}RUB to 349.00{_}RUB.",
         ),
         (
             billing.PaymentSucceeded(amount=29_900, description="Cinema, month 1"),
-            Email(
-                "payment_succeeded",
-                "Payment of 299.00 RUB received",
-                "We received your payment of 299.00 RUB (Cinema, month 1). Thank you!",
-            ),
+            f"Платёж на 299,00{_}₽ получен",
+            f"Сумма: 299,00{_}₽\nЗа что: Cinema, month 1",
+            f"Payment of 299.00{_}RUB received",
+            f"Amount: 299.00{_}RUB\nFor: Cinema, month 1",
         ),
         (
             billing.PaymentCanceled(29_900, "Cinema, month 1", reason="insufficient_funds"),
-            Email(
-                "payment_canceled",
-                "Payment of 299.00 RUB failed",
-                "Your payment of 299.00 RUB (Cinema, month 1) did not go through: insufficient funds.",
-            ),
+            f"Платёж на 299,00{_}₽ не прошёл",
+            "Платёж не прошёл: на карте недостаточно денег. Деньги не списаны.",
+            f"Payment of 299.00{_}RUB failed",
+            "Your payment did not go through: there is not enough money on the card.",
         ),
         (
             billing.PaymentCanceled(amount=29_900, description="Cinema, month 1", reason=None),
-            Email(
-                "payment_canceled",
-                "Payment of 299.00 RUB failed",
-                "Your payment of 299.00 RUB (Cinema, month 1) did not go through: declined.",
-            ),
+            f"Платёж на 299,00{_}₽ не прошёл",
+            "Платёж не прошёл: банк отклонил платёж.",
+            f"Payment of 299.00{_}RUB failed",
+            "Your payment did not go through: the bank declined the payment.",
         ),
         (
             billing.PaymentDuplicate(amount=29_900, description="Cinema, month 1"),
-            Email(
-                "payment_duplicate",
-                "A second payment of 299.00 RUB is being returned",
-                "This period was already paid, so your second payment of 299.00 RUB (Cinema, month 1) "
-                "goes back to you in full.",
-            ),
+            f"Возвращаем повторный платёж на 299,00{_}₽",
+            "второй платёж вернётся к вам полностью",
+            f"A second payment of 299.00{_}RUB is being returned",
+            "your second payment goes back to you in full",
         ),
         (
             billing.RefundStarted(
                 amount=15_000, description="Cinema", status_url="https://b/api/v1/refunds/1"
             ),
-            Email(
-                "refund_started",
-                "Refund of 150.00 RUB started",
-                "We started a refund of 150.00 RUB for Cinema. Follow it at https://b/api/v1/refunds/1.",
-            ),
+            f"Начат возврат 150,00{_}₽",
+            "Следить за возвратом: https://b/api/v1/refunds/1",
+            f"Refund of 150.00{_}RUB started",
+            "Follow the refund: https://b/api/v1/refunds/1",
         ),
         (
             billing.RefundSucceeded(amount=15_000),
-            Email(
-                "refund_succeeded",
-                "Refund of 150.00 RUB completed",
-                "Your refund of 150.00 RUB is complete; the money is on its way back to your card.",
-            ),
+            f"Возврат 150,00{_}₽ выполнен",
+            "деньги уже возвращаются на вашу карту",
+            f"Refund of 150.00{_}RUB completed",
+            "the money is on its way back to your card",
         ),
         (
             billing.RefundCanceled(amount=15_000, reason="rejected_by_payee"),
-            Email(
-                "refund_canceled",
-                "Refund of 150.00 RUB failed",
-                "Your refund of 150.00 RUB could not be made: rejected by payee. "
-                "Your subscription stays as it was; you may ask again or contact support.",
-            ),
+            f"Возврат 150,00{_}₽ не выполнен",
+            "Вернуть деньги не удалось: банк отклонил платёж.",
+            f"Refund of 150.00{_}RUB failed",
+            "Your refund could not be made: the bank declined the payment.",
         ),
     ],
     ids=lambda value: getattr(value, "kind", None),
 )
-def test_each_context_renders_its_text(context: object, expected: Email) -> None:
+def test_each_context_renders_its_text(context, subject_ru, text_ru, subject_en, text_en) -> None:
     module = billing if type(context).__module__ == billing.__name__ else subscriptions
-    assert module.render(context) == expected  # type: ignore[attr-defined]
+    russian, english = module.render(context, RU), module.render(context, EN)
+    assert (russian.kind, english.kind) == (context.kind, context.kind)
+    assert russian.subject == subject_ru and english.subject == subject_en
+    assert text_ru in russian.body and text_en in english.body
+    assert (russian.locale, russian.zoneinfo) == ("ru", "Europe/Moscow")
+    assert russian.html is not None and f"<title>{subject_ru}</title>" in russian.html.replace("&#34;", '"')
+
+
+def test_moments_follow_the_readers_zone() -> None:
+    yekaterinburg = LocaleZone("ru", "Asia/Yekaterinburg")
+    email = subscriptions.render(
+        subscriptions.SubscriptionActivated(plan="Cinema", paid_until=LATER), yekaterinburg
+    )
+    assert f"Оплачено до: 5 апреля 2026{_}г., 19:30{_}UTC+5" in email.body
+    assert (email.locale, email.zoneinfo) == ("ru", "Asia/Yekaterinburg")
 
 
 @pytest.mark.parametrize("module", [subscriptions, billing], ids=lambda m: m.__name__)
-def test_every_context_of_a_service_has_a_text(module: typing.Any) -> None:
-    """A context added to the module's `Notification` union without a text is caught here."""
+def test_every_context_of_a_service_has_a_template_pair(module: typing.Any) -> None:
+    """A context added to the module's `Notification` union without templates is caught here."""
     contexts = typing.get_args(module.Notification)
     assert contexts
+    kinds = set(module.MAIL.kinds())
     for context in contexts:
-        assert context in module.render.registry, f"{context.__name__} has no text"
+        if context is subscriptions.SubscriptionEnded:
+            wanted = {f"subscription_ended_{reason}" for reason in subscriptions.ENDED_REASONS_TOLD}
+        else:
+            wanted = {context.kind}
+        assert wanted <= kinds, f"{context.__name__} has no templates"

@@ -16,6 +16,7 @@ import redis
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.refunds import refund_amount
 from kinobill.events import SUBSCRIPTION_CHANGES
+from kinobill.i18n.formatting import money
 from refunds.helpers import at, pay, provider_refund, provider_refunds, refund
 from shop import mail_to
 from support import wait_until
@@ -80,14 +81,14 @@ def test_prorated_refund_on_day_20_reaches_yookassa_by_the_rule(stack, tokens, p
     payment = buyer.billing.get(f"/api/v1/payments/{sub['payment']['id']}").json()
     assert payment["status"] == "succeeded"
     subjects = wait_until(
-        lambda: {m["subject"] for m in mail_to(stack, buyer.email) if "Refund" in m["subject"]} or None,
+        lambda: {m["subject"] for m in mail_to(stack, buyer.email) if "озврат" in m["subject"]} or None,
         message="refund e-mails",
     )
     wait_until(
         lambda: (
             {
-                f"Refund of {format_rub(expected)} RUB started",
-                f"Refund of {format_rub(expected)} RUB completed",
+                f"Начат возврат {money(expected, 'ru')}",
+                f"Возврат {money(expected, 'ru')} выполнен",
             }
             <= {m["subject"] for m in mail_to(stack, buyer.email)}
         ),
@@ -134,7 +135,7 @@ def test_cancel_turns_auto_renew_off_and_twice_is_harmless(stack, tokens, plan, 
     assert (first.json()["status"], first.json()["auto_renew"]) == ("active", False)
     assert first.json()["current_period_end"] == sub["current_period_end"]  # access stays until then
     mails = wait_until(
-        lambda: [m for m in mail_to(stack, buyer.email) if "cancelled" in m["subject"]] or None,
+        lambda: [m for m in mail_to(stack, buyer.email) if "отменена" in m["subject"]] or None,
         message="the cancellation e-mail",
     )
     assert len(mails) == 1

@@ -99,7 +99,7 @@ def test_a_pending_refund_counts_as_refunded_and_the_webhook_completes_it(stack,
     assert ended["ended_reason"] == "refunded"
     assert refunded_amount(db, sub["payment"]["id"]) == 29900
     wait_until(
-        lambda: any(m["subject"] == "Refund of 299.00 RUB completed" for m in mail_to(stack, buyer.email)),
+        lambda: any(m["subject"] == "Возврат 299,00\u00a0₽ выполнен" for m in mail_to(stack, buyer.email)),
         message="the completed e-mail",
     )
     assert len(provider_refunds(stack, first.json()["id"])) == 1
@@ -116,7 +116,7 @@ def test_a_canceled_refund_leaves_the_subscription_as_it_was(stack, plan, buyer,
     assert declined.json()["status"] == "canceled"
     assert buyer.subscription(sub["id"]) == before
     wait_until(
-        lambda: any(m["subject"] == "Refund of 299.00 RUB failed" for m in mail_to(stack, buyer.email)),
+        lambda: any(m["subject"] == "Возврат 299,00\u00a0₽ не выполнен" for m in mail_to(stack, buyer.email)),
         message="the failure e-mail",
     )
 

@@ -189,7 +189,7 @@ def test_a_result_batch_with_duplicates_and_a_poison_event_renews_each_once_and_
         ]
         row = renewals.row(sid)
         assert (row.period_index, row.failed_attempts, row.status) == (1, 0, "active")
-    renewed = wait_until(lambda: len(renewals.mails("is renewed")) == 3 and renewals.mails("is renewed"))
+    renewed = wait_until(lambda: len(renewals.mails("продлена")) == 3 and renewals.mails("продлена"))
     assert len(renewed) == 3  # one e-mail per renewal, none for the duplicates
 
 
@@ -210,4 +210,4 @@ def test_a_crash_after_a_result_batch_commits_and_before_its_ack_applies_each_on
     for sid, _method in subs:
         assert [p.period_index for p in renewals.periods(sid)] == [0, 1]
         assert renewals.row(sid).period_index == 1
-    assert len(wait_until(lambda: renewals.mails("is renewed"), message="e-mails")) == 2
+    assert len(wait_until(lambda: renewals.mails("продлена"), message="e-mails")) == 2

@@ -77,9 +77,9 @@ def test_a_declined_card_is_retried_on_the_schedule_with_grace_then_ends_payment
     assert sorted(_emails(renewals.db, sid, "renewal-failed")) == [
         f"renewal-failed:{sid}:1:{attempt}" for attempt in range(3)
     ]
-    wait_until(lambda: len(renewals.mails("could not renew")) == 3, message="three failure e-mails")
-    wait_until(lambda: len(renewals.mails("has ended")) == 1, message="the final e-mail")
-    wait_until(lambda: len(renewals.mails("RUB failed")) == 4, message="Billing's payment-failed e-mails")
+    wait_until(lambda: len(renewals.mails("Не удалось продлить")) == 3, message="three failure e-mails")
+    wait_until(lambda: len(renewals.mails("закончилась")) == 1, message="the final e-mail")
+    wait_until(lambda: len(renewals.mails("₽ не прошёл")) == 4, message="Billing's payment-failed e-mails")
     tick(stack)
     assert len(_renewal_payments(renewals.buyer, sid)) == 4
 
@@ -102,7 +102,7 @@ def test_a_card_that_succeeds_on_the_second_attempt_renews_once_from_the_old_end
     payments = _renewal_payments(renewals.buyer, sid)
     assert [(p["period_index"], p["status"]) for p in payments] == [(1, "canceled"), (1, "succeeded")]
     assert [p.period_index for p in renewals.periods(sid)] == [0, 1]
-    wait_until(lambda: len(renewals.mails("is renewed")) == 1, message="the renewed e-mail")
+    wait_until(lambda: len(renewals.mails("продлена")) == 1, message="the renewed e-mail")
 
 
 def test_the_reminder_goes_out_once_per_period_before_the_first_attempt(stack, renewals, plan):
@@ -118,7 +118,7 @@ def test_the_reminder_goes_out_once_per_period_before_the_first_attempt(stack, r
     tick(stack)
     assert renewals.row(sid).reminded_period == 0
     assert _emails(renewals.db, sid, "reminder") == [f"reminder:{sid}:0"]
-    mail = wait_until(lambda: renewals.mails("renews in 3 days"), message="the reminder e-mail")
+    mail = wait_until(lambda: renewals.mails("продлится через 3 дня"), message="the reminder e-mail")
     assert len(mail) == 1
 
     renewals.clock.set(end - DAY + MINUTE)
@@ -147,4 +147,4 @@ def test_cancelled_means_no_charge_access_until_the_period_end_then_ended_cancel
     ended = renewals.row(sid)
     assert (ended.status, ended.ended_reason) == ("ended", "cancelled")
     assert _renewal_payments(renewals.buyer, sid) == []
-    wait_until(lambda: len(renewals.mails("has ended")) == 1, message="the ended e-mail")
+    wait_until(lambda: len(renewals.mails("закончилась")) == 1, message="the ended e-mail")

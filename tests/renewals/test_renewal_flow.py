@@ -46,7 +46,7 @@ def _check_anchor_preserving(stack, renewals, plan, period, bought_at, expected_
     for payment in charges:
         assert len(_real_creates(stack, payment["id"])) == 1
     assert [p.period_index for p in renewals.periods(sid)] == [0, 1, 2, 3]
-    wait_until(lambda: len(renewals.mails("is renewed")) == 3, message="three renewal e-mails")
+    wait_until(lambda: len(renewals.mails("продлена")) == 3, message="three renewal e-mails")
     return charges
 
 

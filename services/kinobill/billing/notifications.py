@@ -2,19 +2,21 @@
 
 Each e-mail is a frozen dataclass (the context) whose ``kind`` names it (the ``kind`` column of the
 e-mail row, the ``X-Kinobill-Kind`` header); :func:`render` turns a context into the
-:class:`~kinobill.mail.Email` that is queued. The texts live here and nowhere else: ``payments.py`` and
+:class:`~kinobill.mail.Email` that is queued, in the reader's language and time zone, from the kind's
+template pair in ``mail/`` (docs/i18n.md). The texts live there and nowhere else: ``payments.py`` and
 ``refunds.py`` decide *when* to tell the user and with which facts, never *how* it reads.
 
-Money in a context is integer kopecks; formatting happens here.
+Money in a context is integer kopecks; the templates format it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import singledispatch
+from pathlib import Path
 from typing import ClassVar
 
-from kinobill.domain.money import format_rub
+from kinobill.i18n import LocaleZone
+from kinobill.i18n.templates import Templates
 from kinobill.mail import Email
 
 # --- contexts: one per kind ----------------------------------------------------------------------
@@ -74,76 +76,13 @@ Notification = (
 )
 
 
-# --- texts -------------------------------------------------------------------------------------
+# --- texts: the templates in mail/ (<kind>.txt with the subject, <kind>.html) ------------------
+
+MAIL = Templates(Path(__file__).parent / "mail")
 
 
-def _reason(reason: str | None) -> str:
-    return (reason or "declined").replace("_", " ")
-
-
-@singledispatch
-def render(context: Notification) -> Email:
-    """The e-mail for a context (its kind, subject and text)."""
-    raise TypeError(f"no e-mail text for {type(context).__name__}")
-
-
-@render.register
-def payment_succeeded(c: PaymentSucceeded) -> Email:
-    amount = format_rub(c.amount)
-    return Email(
-        c.kind,
-        f"Payment of {amount} RUB received",
-        f"We received your payment of {amount} RUB ({c.description}). Thank you!",
-    )
-
-
-@render.register
-def payment_canceled(c: PaymentCanceled) -> Email:
-    amount = format_rub(c.amount)
-    return Email(
-        c.kind,
-        f"Payment of {amount} RUB failed",
-        f"Your payment of {amount} RUB ({c.description}) did not go through: {_reason(c.reason)}.",
-    )
-
-
-@render.register
-def payment_duplicate(c: PaymentDuplicate) -> Email:
-    amount = format_rub(c.amount)
-    return Email(
-        c.kind,
-        f"A second payment of {amount} RUB is being returned",
-        f"This period was already paid, so your second payment of {amount} RUB "
-        f"({c.description}) goes back to you in full.",
-    )
-
-
-@render.register
-def refund_started(c: RefundStarted) -> Email:
-    amount = format_rub(c.amount)
-    return Email(
-        c.kind,
-        f"Refund of {amount} RUB started",
-        f"We started a refund of {amount} RUB for {c.description}. Follow it at {c.status_url}.",
-    )
-
-
-@render.register
-def refund_succeeded(c: RefundSucceeded) -> Email:
-    amount = format_rub(c.amount)
-    return Email(
-        c.kind,
-        f"Refund of {amount} RUB completed",
-        f"Your refund of {amount} RUB is complete; the money is on its way back to your card.",
-    )
-
-
-@render.register
-def refund_canceled(c: RefundCanceled) -> Email:
-    amount = format_rub(c.amount)
-    return Email(
-        c.kind,
-        f"Refund of {amount} RUB failed",
-        f"Your refund of {amount} RUB could not be made: {_reason(c.reason)}. "
-        "Your subscription stays as it was; you may ask again or contact support.",
-    )
+def render(context: Notification, reader: LocaleZone) -> Email:
+    """The e-mail for a context in the reader's language and time zone: subject, plain text and HTML
+    from the kind's template pair (a value the templates need and the context lacks fails here)."""
+    mail = MAIL.render_mail(context.kind, context, reader)
+    return Email(context.kind, mail.subject, mail.text, mail.html, reader.locale, reader.zoneinfo)

@@ -30,6 +30,7 @@ from kinobill.billing.reconciling import reconcile_due
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.statuses import PaymentKind, PaymentStatus, payment_status_from_provider
 from kinobill.events import PAYMENT_RESULTS
+from kinobill.i18n.readers import reader_of
 from kinobill.mail import queue_email, queue_emails
 from kinobill.outbox import add_event, add_events
 from kinobill.web import ApiError
@@ -437,7 +438,10 @@ class PaymentService:
                 dedupe_key=f"payment-duplicate:{settled.id}",
                 to=settled.user_email,
                 user_id=settled.user_id,
-                email=n.render(n.PaymentDuplicate(amount=settled.amount, description=settled.description)),
+                email=n.render(
+                    n.PaymentDuplicate(amount=settled.amount, description=settled.description),
+                    reader_of(settled),
+                ),
             )
             return settled, True
         if announcements is None:
@@ -505,7 +509,7 @@ class PaymentService:
             "dedupe_key": f"payment-{row.status}:{row.id}",
             "to": row.user_email,
             "user_id": row.user_id,
-            "email": n.render(told),
+            "email": n.render(told, reader_of(row)),
         }
         return event, email
 

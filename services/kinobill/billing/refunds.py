@@ -39,6 +39,7 @@ from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.refunds import refund_amount
 from kinobill.domain.statuses import PaymentStatus, RefundStatus
 from kinobill.events import REFUND_RESULTS
+from kinobill.i18n.readers import reader_of
 from kinobill.mail import queue_email
 from kinobill.outbox import add_event
 from kinobill.web import ApiError
@@ -181,7 +182,8 @@ class RefundService:
                         amount=amount,
                         description=payment.description or "Kinobill",
                         status_url=self.json(row)["status_url"],
-                    )
+                    ),
+                    reader_of(payment),
                 ),
             )
             return row
@@ -369,7 +371,7 @@ class RefundService:
             dedupe_key=f"refund-{row.status}:{row.id}",
             to=payment.user_email,
             user_id=row.user_id,
-            email=n.render(told),
+            email=n.render(told, reader_of(payment)),
         )
 
     # --- follow: webhook and reconciler -------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
 from kinobill.events import SUBSCRIPTION_CHANGES
+from kinobill.i18n.readers import reader_of
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.purchases import change_event, subscription_json
@@ -70,7 +71,9 @@ class Cancellations:
                 dedupe_key=f"subscription-cancelled:{row.id}",
                 to=row.user_email,
                 user_id=row.user_id,
-                email=n.render(n.SubscriptionCancelled(plan=plan_name, access_until=access_until)),
+                email=n.render(
+                    n.SubscriptionCancelled(plan=plan_name, access_until=access_until), reader_of(row)
+                ),
             )
             uow.commit()
             return subscription_json(row)

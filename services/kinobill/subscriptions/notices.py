@@ -17,6 +17,7 @@ from typing import Any
 
 from kinobill.domain import schedule
 from kinobill.domain.statuses import EndedReason
+from kinobill.i18n.readers import reader_of
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 
@@ -38,7 +39,8 @@ def queue_reminder(
         email=n.render(
             n.RenewalReminder(
                 plan=_plan_name(uow, row.plan_id), amount=amount, days=days, charge_at=charge_at
-            )
+            ),
+            reader_of(row),
         ),
     )
 
@@ -58,7 +60,8 @@ def queue_renewal_notice(
                     plan=_plan_name(uow, row.plan_id),
                     next_attempt_at=row.next_attempt_at,
                     access_until=schedule.access_until(row.current_period_end, policy),
-                )
+                ),
+                reader_of(row),
             ),
         )
     if outcome == "ended" and row.anchor_at is not None:  # had been active (not a failed purchase)
@@ -70,6 +73,8 @@ def queue_renewal_notice(
             dedupe_key=f"subscription-ended:{row.id}",
             to=row.user_email,
             user_id=row.user_id,
-            email=n.render(n.SubscriptionEnded(plan=_plan_name(uow, row.plan_id), reason=reason)),
+            email=n.render(
+                n.SubscriptionEnded(plan=_plan_name(uow, row.plan_id), reason=reason), reader_of(row)
+            ),
         )
     return False

@@ -6,10 +6,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from kinobill.config import get_settings
 from kinobill.domain import plans as rules
 from kinobill.domain.money import format_rub
 from kinobill.pagination import Position, keyset_page
@@ -105,7 +107,9 @@ class PlanCatalogue:
                         old_amount=getattr(current, column),
                         new_amount=getattr(row, column),
                     )
-                    uow.plans.notify_price_change(row, period, n.render(change), now)
+                    uow.plans.notify_price_change(
+                        row, period, partial(n.render, change), get_settings().reader_default, now
+                    )
             uow.commit()
             return plan_json(row)
 

@@ -25,6 +25,7 @@ from kinobill.domain.plans import ensure_on_sale, is_on_sale, price_for
 from kinobill.domain.statuses import SubscriptionStatus
 from kinobill.domain.subscription import Subscription
 from kinobill.events import SUBSCRIPTION_CHANGES
+from kinobill.i18n.readers import reader_of
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.notices import queue_renewal_notice
@@ -350,5 +351,5 @@ class Purchases:
             dedupe_key=f"subscription-{outcome}:{row.id}:{row.period_index}",
             to=row.user_email,
             user_id=row.user_id,
-            email=n.render(told(plan=plan_name, paid_until=row.current_period_end)),
+            email=n.render(told(plan=plan_name, paid_until=row.current_period_end), reader_of(row)),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from kinobill.domain.periods import BillingPeriod
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
 from kinobill.domain.subscription import Subscription
+from kinobill.i18n.locales import SUPPORTED_LOCALES, LocaleZone
 from kinobill.mail import Email
 from kinobill.subscriptions import tables as t
 from kinobill.uow import UnitOfWork
@@ -73,31 +74,44 @@ class PlanRepository:
             query = query.where(sa.tuple_(p.c.created_at, p.c.id) > sa.tuple_(*after))
         return self.conn.execute(query).all()
 
-    def notify_price_change(self, plan: sa.Row, period: str, email: Email, at: datetime) -> int:
-        """Queue `email` to every renewing subscriber of this plan and period, set-based (one statement)."""
+    def notify_price_change(
+        self,
+        plan: sa.Row,
+        period: str,
+        render: Callable[[LocaleZone], Email],
+        default: LocaleZone,
+        at: datetime,
+    ) -> int:
+        """Queue the e-mail `render` writes to every renewing subscriber of this plan and period,
+        set-based: one statement per language (the text holds no moment, so the zone is only recorded)."""
         s, e = t.subscriptions, t.emails
         stamp = at.isoformat()
-        subscribers = sa.select(
-            sa.func.gen_random_uuid(),
-            sa.func.concat(f"price-change:{plan.id}:{period}:{stamp}:", s.c.id),
-            s.c.user_id,
-            s.c.user_email,
-            sa.literal(email.kind),
-            sa.literal(email.subject),
-            sa.literal(email.body),
-        ).where(
-            s.c.plan_id == plan.id,
-            s.c.period == period,
-            s.c.status == "active",
-            s.c.auto_renew.is_(True),
-            s.c.user_email.is_not(None),
-        )
-        result = self.conn.execute(
-            e.insert().from_select(
-                ["id", "dedupe_key", "user_id", "to_address", "kind", "subject", "body"], subscribers
+        queued = 0
+        for locale in SUPPORTED_LOCALES:
+            email = render(LocaleZone(locale, default.zoneinfo))
+            subscribers = sa.select(
+                sa.func.gen_random_uuid(),
+                sa.func.concat(f"price-change:{plan.id}:{period}:{stamp}:", s.c.id),
+                s.c.user_id,
+                s.c.user_email,
+                sa.literal(email.kind),
+                sa.literal(email.subject),
+                sa.literal(email.body),
+                sa.literal(email.html),
+                sa.literal(locale),
+                sa.func.coalesce(s.c.zoneinfo, default.zoneinfo),
+            ).where(
+                s.c.plan_id == plan.id,
+                s.c.period == period,
+                s.c.status == "active",
+                s.c.auto_renew.is_(True),
+                s.c.user_email.is_not(None),
+                sa.func.coalesce(s.c.locale, default.locale) == locale,
             )
-        )
-        return int(result.rowcount)
+            columns = ["id", "dedupe_key", "user_id", "to_address", "kind", "subject", "body", "html_body"]
+            result = self.conn.execute(e.insert().from_select([*columns, "locale", "zoneinfo"], subscribers))
+            queued += int(result.rowcount)
+        return queued
 
     def count(self) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.plans)).scalar_one())
