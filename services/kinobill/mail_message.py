@@ -1,8 +1,8 @@
 """One e-mail row as a MIME message: plain text alone, or multipart/alternative (text, then HTML).
 
 Everything in it comes from the row (its id, creation time, subject, parts and locale), including the
-multipart boundary, so sending the same row again produces the same bytes (a resend after a crash is
-identical, and mail clients dedupe it by its Message-ID).
+multipart boundary, so sending the same row again (a retry after a failed attempt, an operator's resend)
+produces the same bytes, and mail clients dedupe it by its Message-ID.
 """
 
 from __future__ import annotations

@@ -130,10 +130,10 @@ def test_a_resent_email_is_the_same_bytes(stack, db, plan, buyer):
     first = {m["headers"]["X-Kinobill-Kind"]: m for m in _mail(stack, buyer.email, 2)}[
         "subscription_activated"
     ]
-    with db.begin() as conn:  # as after a sender died between SMTP and marking the row sent
+    with db.begin() as conn:  # an operator's resend: the row is due again
         resent = conn.execute(
             sa.text(
-                "UPDATE subscriptions.emails SET sent_at = NULL, claimed_until = NULL "
+                "UPDATE subscriptions.emails SET sent_at = NULL, sending_at = NULL, claimed_until = NULL "
                 "WHERE user_id = :u AND kind = 'subscription_activated'"
             ),
             {"u": buyer.user_id},
