@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from kinobill.errors import ApplicationError, Conflict, InvalidRequest
 from kinobill.unavailable import retry_once_if_unavailable
-from kinobill.web import ApiError
 
 RETENTION = timedelta(hours=24)
 LOCK_TTL = timedelta(seconds=60)
@@ -84,16 +84,14 @@ class IdempotencyStore:
                 )
                 return None
             if row.request_hash != fingerprint:
-                raise ApiError(
-                    422,
+                raise InvalidRequest(
                     "idempotency_key_reused",
                     "this Idempotency-Key was already used with a different request",
                 )
             if row.status == "done":
                 return StoredResponse(row.response_status, row.response_body)
             if row.locked_until > now:
-                raise ApiError(
-                    409,
+                raise Conflict(
                     "request_in_progress",
                     "a request with this Idempotency-Key is still being processed; retry later",
                 )
@@ -121,19 +119,22 @@ class IdempotencyStore:
                 )
 
     def run(
-        self, scope: str, key: str, fingerprint: str, operation: Callable[[], tuple[int, Any]]
+        self,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        operation: Callable[[], tuple[int, Any]],
+        refusal: Callable[[ApplicationError], tuple[int, Any]],
     ) -> StoredResponse:
-        """Begin, run `operation` (returning status and JSON body), store and return its result."""
+        """Begin, run `operation` (returning status and JSON body), store and return its result. An
+        application error is stored as the response `refusal` renders for it (and raised)."""
         stored = self.begin(scope, key, fingerprint)
         if stored is not None:
             return stored
         try:
             status, body = operation()
-        except ApiError as exc:
-            error = {"error": {"code": exc.code, "message": exc.message}}
-            if exc.details is not None:
-                error["error"]["details"] = exc.details
-            self.complete(scope, key, exc.status, error)
+        except ApplicationError as exc:
+            self.complete(scope, key, *refusal(exc))
             raise
         except BaseException:
             self.complete(scope, key, 500, None)

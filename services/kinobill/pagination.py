@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from kinobill.web import ApiError
+from kinobill.errors import InvalidRequest
 
 Position = tuple[datetime, uuid.UUID]
 
@@ -26,7 +26,7 @@ def decode_cursor(cursor: str) -> Position:
         moment, _, row_id = raw.partition("|")
         return datetime.fromisoformat(moment), uuid.UUID(row_id)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(422, "invalid_cursor", "the cursor is not valid") from exc
+        raise InvalidRequest("invalid_cursor", "the cursor is not valid") from exc
 
 
 def keyset_page(

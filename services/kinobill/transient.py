@@ -12,6 +12,8 @@ import psycopg
 import redis
 import sqlalchemy.exc
 
+from kinobill.errors import Unavailable
+
 # SQLSTATEs that say "the database cannot do this now", not "this is wrong".
 TRANSIENT_SQLSTATES = {
     "40001",  # serialization_failure
@@ -49,7 +51,7 @@ def is_transient(exc: BaseException) -> bool:
                 return True
         if isinstance(current, psycopg.Error) and getattr(current, "sqlstate", None) in TRANSIENT_SQLSTATES:
             return True
-        if getattr(current, "status", None) == 503 and getattr(current, "code", "").endswith("_unavailable"):
-            return True  # an ApiError: Billing or the provider did not answer (retry, same key)
+        if isinstance(current, Unavailable):
+            return True  # Billing or the provider did not answer (retry, same key)
         current = current.__cause__ or current.__context__
     return False

@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kinobill.domain.errors import DomainError
+from kinobill import errors
+from kinobill.domain import errors as rules
+from kinobill.idempotency import IdempotencyStore
 from kinobill.logs import request_id
 from kinobill.metrics import latest_metrics
 from kinobill.runtime import get_runtime
@@ -56,7 +58,9 @@ class TokenDecoder(Protocol):
 
 
 class ApiError(Exception):
-    """An error answered to the client as-is: status, stable code, message, optional details."""
+    """An error an HTTP adapter answers as-is (status, stable code, message, optional details). Only
+    adapters raise it; the service layer raises application errors (`kinobill.errors`) and domain
+    errors, which `ERROR_STATUS` maps."""
 
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
         super().__init__(message)
@@ -84,13 +88,44 @@ def error_response(
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
-# Domain rules map to HTTP: a conflict with current state is 409, invalid input 422.
-DOMAIN_STATUS = {
-    "plan_not_on_sale": 409,
-    "invalid_transition": 409,
-    "nothing_to_refund": 409,
-    "refund_period_over": 409,
+# The one table from what the service layer raises to an HTTP status (the most specific class wins).
+# A broken domain rule is 422 unless it is a conflict with the current state (409).
+ERROR_STATUS: dict[type[Exception], int] = {
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.InvalidRequest: 422,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.Unavailable: 503,
+    errors.ApplicationError: 422,
+    rules.PlanNotOnSale: 409,
+    rules.InvalidTransition: 409,
+    rules.NothingToRefund: 409,
+    rules.RefundPeriodOver: 409,
+    rules.DomainError: 422,
 }
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status of an application or domain error (`ERROR_STATUS`, most specific class first)."""
+    for cls in type(exc).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]
+    return 500
+
+
+def refusal(exc: errors.ApplicationError) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body answering an application error."""
+    return status_of(exc), error_body(exc.code, exc.message, exc.details)
+
+
+def idempotent_response(
+    store: IdempotencyStore, scope: str, key: str, fingerprint: str, operation: Callable[[], tuple[int, Any]]
+) -> JSONResponse:
+    """Run `operation` once per (scope, Idempotency-Key) and answer its stored response."""
+    stored = store.run(scope, key, fingerprint, operation, refusal)
+    return JSONResponse(stored.body, status_code=stored.status)
+
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -110,9 +145,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
-    @app.exception_handler(DomainError)
-    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return error_response(DOMAIN_STATUS.get(exc.code, 422), exc.code, str(exc))
+    @app.exception_handler(errors.ApplicationError)
+    async def _application_error(_: Request, exc: errors.ApplicationError) -> JSONResponse:
+        return error_response(status_of(exc), exc.code, exc.message, exc.details)
+
+    @app.exception_handler(rules.DomainError)
+    async def _domain_error(_: Request, exc: rules.DomainError) -> JSONResponse:
+        return error_response(status_of(exc), exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from kinobill.errors import InvalidRequest
 from kinobill.subscriptions.purchases import Purchases
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-from kinobill.web import ApiError
+from kinobill.web import status_of
 from shop import SUCCESS_CARD, create_plan
 from support import wait_until
 
@@ -57,7 +58,7 @@ class RefusingBilling:
 
     def create_payment(self, idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
         self.asked += 1
-        raise ApiError(422, "invalid_request", "description: at most 128 characters")
+        raise InvalidRequest("invalid_request", "description: at most 128 characters")
 
 
 def test_a_purchase_whose_payment_billing_refuses_for_good_ends_at_once(stack, db, plan):
@@ -75,11 +76,11 @@ def test_a_purchase_whose_payment_billing_refuses_for_good_ends_at_once(stack, d
             key=uuid.uuid4().hex,
         )
 
-    with pytest.raises(ApiError) as first:
+    with pytest.raises(InvalidRequest) as first:
         buy()
-    assert (first.value.status, first.value.code) == (422, "payment_not_possible")
+    assert (status_of(first.value), first.value.code) == (422, "payment_not_possible")
     ended = purchases.get(user_id, uuid.UUID(first.value.details["subscription_id"]))
     assert (ended["status"], ended["ended_reason"]) == ("ended", "payment_failed")
-    with pytest.raises(ApiError) as again:  # not 409 subscription_exists: the plan can be bought again
+    with pytest.raises(InvalidRequest) as again:  # not 409 subscription_exists: the plan can be bought again
         buy()
     assert again.value.code == "payment_not_possible" and billing.asked == 2

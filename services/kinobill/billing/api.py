@@ -18,10 +18,11 @@ from kinobill.config import Environment
 from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.money import parse_rub
 from kinobill.domain.statuses import PaymentKind
+from kinobill.errors import InvalidRequest, NotFound
 from kinobill.i18n.locales import supported_locale, valid_zone
 from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
-from kinobill.web import ApiError, CurrentService, CurrentUser, IdempotencyKey, StrictModel, error_response
+from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel, error_response
 
 
 @lru_cache(maxsize=1)
@@ -74,10 +75,10 @@ class PaymentCreate(StrictModel):
 def create_payment(body: PaymentCreate, service: CurrentService, key: IdempotencyKey) -> JSONResponse:
     """Create a payment (row first, then YooKassa). The Idempotency-Key is also the charge key."""
     if body.kind == "renewal" and not body.payment_method_id:
-        raise ApiError(422, "payment_method_required", "a renewal charges a saved payment method")
+        raise InvalidRequest("payment_method_required", "a renewal charges a saved payment method")
     amount = parse_rub(body.amount)
     if amount <= 0:
-        raise ApiError(422, "invalid_amount", "amount must be positive")
+        raise InvalidRequest("invalid_amount", "amount must be positive")
     request = NewPayment(
         subscription_id=body.subscription_id,
         user_id=body.user_id,
@@ -116,7 +117,7 @@ def payment_results_of_subscription(subscription_id: uuid.UUID, _: CurrentServic
 def get_payment_internal(payment_id: uuid.UUID, _: CurrentService) -> dict:
     row = payment_service().get(payment_id)
     if row is None:
-        raise ApiError(404, "payment_not_found", "no such payment")
+        raise NotFound("payment_not_found", "no such payment")
     return payment_json(row)
 
 
@@ -138,7 +139,7 @@ def list_my_payments(
 def get_my_payment(payment_id: uuid.UUID, user: CurrentUser) -> dict:
     row = payment_service().get(payment_id)
     if row is None or row.user_id != user.user_id:
-        raise ApiError(404, "payment_not_found", "no such payment")
+        raise NotFound("payment_not_found", "no such payment")
     return payment_json(row)
 
 

@@ -28,8 +28,8 @@ from prometheus_client import Counter
 
 from kinobill.billing.payments import NewPayment, PaymentService
 from kinobill.domain.statuses import PaymentKind
+from kinobill.errors import ApplicationError, ChargeKeyReused, ProviderUnavailable
 from kinobill.i18n.locales import supported_locale, valid_zone
-from kinobill.web import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class ChargeCommands:
         request = renewal_payment(command)
         try:
             payment = self.payments.create(request)
-        except ApiError as exc:
+        except (ProviderUnavailable, ChargeKeyReused) as exc:
             return self._refused(request, exc)
         CHARGE_COMMANDS_HANDLED.labels(payment["status"]).inc()
         return str(payment["status"])
@@ -81,20 +81,20 @@ class ChargeCommands:
         requests = [renewal_payment(command) for command in commands]
         outcomes = []
         for request, answer in zip(requests, self.payments.create_many(requests, self.pool), strict=True):
-            if isinstance(answer, ApiError):
+            if isinstance(answer, ApplicationError):
                 outcomes.append(self._refused(request, answer))
             else:
                 CHARGE_COMMANDS_HANDLED.labels(answer["status"]).inc()
                 outcomes.append(str(answer["status"]))
         return outcomes
 
-    def _refused(self, request: NewPayment, exc: ApiError) -> str:
-        if exc.code == "provider_unavailable":
+    def _refused(self, request: NewPayment, exc: ApplicationError) -> str:
+        if isinstance(exc, ProviderUnavailable):
             # The row is committed and marked for the reconciler, which repeats the call with the
             # same Idempotence-Key: acknowledging here loses nothing.
             CHARGE_COMMANDS_HANDLED.labels("outcome_unknown").inc()
             return "outcome_unknown"
-        if exc.code == "charge_key_reused":
+        if isinstance(exc, ChargeKeyReused):
             # The same attempt was requested again with another amount (the plan's price changed
             # meanwhile): the first request stands, one attempt is one payment.
             log.warning("charge command %s conflicts with its existing payment", request.charge_key)

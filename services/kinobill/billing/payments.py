@@ -29,11 +29,11 @@ from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassa
 from kinobill.billing.reconciling import reconcile_due
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.statuses import PaymentKind, PaymentStatus, payment_status_from_provider
+from kinobill.errors import ApplicationError, ChargeKeyReused, ProviderUnavailable
 from kinobill.events import PAYMENT_RESULTS
 from kinobill.i18n.readers import reader_of
 from kinobill.mail import queue_email, queue_emails
 from kinobill.outbox import add_event, add_events
-from kinobill.web import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class PaymentService:
             request.amount,
             request.period_index,
         ):
-            raise ApiError(422, "charge_key_reused", "this charge key belongs to another payment")
+            raise ChargeKeyReused()
         return row
 
     def submit(self, row: Any) -> Any:
@@ -170,11 +170,7 @@ class PaymentService:
         answer, detail = self._ask_provider(row)
         if answer == "unknown":
             self._note_unknown(row.id, detail)
-            raise ApiError(
-                503,
-                "provider_unavailable",
-                "the payment provider did not answer; retry with the same Idempotency-Key",
-            )
+            raise ProviderUnavailable()
         if answer == "rejected":
             return self._settle(row.id, None, rejected=detail, attempted=True)
         self.crash_point("billing.after_provider_create")
@@ -218,8 +214,10 @@ class PaymentService:
 
     # --- batches (the renewal charge consumer) -------------------------------------------------
 
-    def create_many(self, requests: Sequence[NewPayment], pool: Executor) -> list[dict[str, Any] | ApiError]:
-        """`create` for a batch, answer by answer in the order asked (an ApiError where `create` raises).
+    def create_many(
+        self, requests: Sequence[NewPayment], pool: Executor
+    ) -> list[dict[str, Any] | ApplicationError]:
+        """`create` for a batch, answer by answer in the order asked (the error where `create` raises).
 
         The same guarantees with fewer round trips: the rows are committed first in ONE multi-row
         INSERT (unique charge key: one row per intent however often it is asked), YooKassa is called
@@ -229,19 +227,19 @@ class PaymentService:
         todo = {
             row.id: row
             for row in rows
-            if not isinstance(row, ApiError)
+            if not isinstance(row, ApplicationError)
             and row.status == PaymentStatus.PENDING
             and not row.provider_payment_id
         }
         submitted = self.submit_many(list(todo.values()), pool) if todo else {}
-        self.republish([row for row in rows if not isinstance(row, ApiError)])
-        answers: list[dict[str, Any] | ApiError] = []
+        self.republish([row for row in rows if not isinstance(row, ApplicationError)])
+        answers: list[dict[str, Any] | ApplicationError] = []
         for row in rows:
-            if isinstance(row, ApiError):
+            if isinstance(row, ApplicationError):
                 answers.append(row)
                 continue
             final = submitted.get(row.id, row)
-            answers.append(final if isinstance(final, ApiError) else payment_json(final))
+            answers.append(final if isinstance(final, ApplicationError) else payment_json(final))
         return answers
 
     def _insert_or_get_many(self, requests: Sequence[NewPayment]) -> list[Any]:
@@ -291,16 +289,14 @@ class PaymentService:
                 request.amount,
                 request.period_index,
             ):
-                answers.append(
-                    ApiError(422, "charge_key_reused", "this charge key belongs to another payment")
-                )
+                answers.append(ChargeKeyReused())
             else:
                 answers.append(row)
         return answers
 
     def submit_many(self, rows: Sequence[Any], pool: Executor) -> dict[uuid.UUID, Any]:
         """`submit` for committed rows: the calls run concurrently, the answers settle in ONE transaction
-        (rows locked FOR UPDATE in id order). Returns each row as settled, or an ApiError (503) when
+        (rows locked FOR UPDATE in id order). Returns each row as settled, or ProviderUnavailable when
         YooKassa's answer is unknown (the row is marked for the reconciler, as `submit` does)."""
         answers = list(pool.map(self._ask_provider, rows))
         self.crash_point("charges.after_provider_batch")
@@ -333,11 +329,7 @@ class PaymentService:
         for row, (answer, detail) in zip(rows, answers, strict=True):
             if answer == "unknown":
                 self._note_unknown(row.id, detail)
-                results[row.id] = ApiError(
-                    503,
-                    "provider_unavailable",
-                    "the payment provider did not answer; retry with the same Idempotency-Key",
-                )
+                results[row.id] = ProviderUnavailable()
         return results
 
     # --- settle -------------------------------------------------------------------------------
@@ -539,7 +531,7 @@ class PaymentService:
                 result = self.apply_provider_object(
                     row.id, dict(self.gateway.get_payment(row.provider_payment_id))
                 )
-        except (ApiError, OutcomeUnknown) as exc:
+        except (ProviderUnavailable, OutcomeUnknown) as exc:
             self._note_unknown(row.id, str(exc))
             return False
         except ProviderRejected as exc:

@@ -23,8 +23,9 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, StrictBool, StrictInt
 
 from kinobill.billing.refunds import RefundRequest, RefundService
+from kinobill.errors import InvalidRequest, NotFound
 from kinobill.runtime import get_runtime
-from kinobill.web import ApiError, CurrentService, CurrentUser, IdempotencyKey, StrictModel
+from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel
 
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
@@ -59,11 +60,11 @@ def create_refund(body: RefundCreate, service: CurrentService, key: IdempotencyK
     """Refund the latest paid period by the rule (row first, then YooKassa). The key is the refund key."""
     if body.full:
         if body.requested_by != "system" or body.payment_id is None:
-            raise ApiError(
-                422, "full_refund_not_allowed", "a full refund is for system requests naming a payment"
+            raise InvalidRequest(
+                "full_refund_not_allowed", "a full refund is for system requests naming a payment"
             )
     elif body.period_start is None or body.period_end is None:
-        raise ApiError(422, "period_required", "period_start and period_end are required")
+        raise InvalidRequest("period_required", "period_start and period_end are required")
     request = RefundRequest(
         subscription_id=body.subscription_id,
         user_id=body.user_id,
@@ -87,7 +88,7 @@ def get_refund_internal(refund_id: uuid.UUID, _: CurrentService) -> dict:
     service = refund_service()
     row = service.get(refund_id)
     if row is None:
-        raise ApiError(404, "refund_not_found", "no such refund")
+        raise NotFound("refund_not_found", "no such refund")
     return service.json(row)
 
 
@@ -103,5 +104,5 @@ def get_my_refund(refund_id: uuid.UUID, user: CurrentUser) -> dict:
     service = refund_service()
     row = service.get(refund_id)
     if row is None or row.user_id != user.user_id:
-        raise ApiError(404, "refund_not_found", "no such refund")
+        raise NotFound("refund_not_found", "no such refund")
     return service.json(row)

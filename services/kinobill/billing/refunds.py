@@ -38,11 +38,11 @@ from kinobill.domain.errors import NothingToRefund
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.refunds import refund_amount
 from kinobill.domain.statuses import PaymentStatus, RefundStatus
+from kinobill.errors import Conflict, InvalidRequest, NotFound
 from kinobill.events import REFUND_RESULTS
 from kinobill.i18n.readers import reader_of
 from kinobill.mail import queue_email
 from kinobill.outbox import add_event
-from kinobill.web import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class RefundService:
                 existing = self._by_key(conn, request.refund_key)
             if existing is not None:
                 if existing.subscription_id != request.subscription_id:
-                    raise ApiError(422, "refund_key_reused", "this refund key belongs to another refund")
+                    raise InvalidRequest("refund_key_reused", "this refund key belongs to another refund")
                 return existing
             already = int(
                 conn.execute(
@@ -193,10 +193,10 @@ class RefundService:
         p = t.payments
         if request.full:
             if request.payment_id is None:
-                raise ApiError(422, "payment_id_required", "a full refund names the payment it returns")
+                raise InvalidRequest("payment_id_required", "a full refund names the payment it returns")
             payment = conn.execute(sa.select(p).where(p.c.id == request.payment_id).with_for_update()).first()
             if payment is None or payment.subscription_id != request.subscription_id:
-                raise ApiError(404, "payment_not_found", "no such payment for this subscription")
+                raise NotFound("payment_not_found", "no such payment for this subscription")
         else:
             # The latest paid period only: the succeeded payment with the highest period index.
             latest = conn.execute(
@@ -217,19 +217,18 @@ class RefundService:
                     )
                 ).first()
                 if pending is not None:
-                    raise ApiError(409, "payment_not_succeeded", "the payment has not succeeded yet")
-                raise ApiError(409, "nothing_paid", "nothing was paid for this subscription")
+                    raise Conflict("payment_not_succeeded", "the payment has not succeeded yet")
+                raise Conflict("nothing_paid", "nothing was paid for this subscription")
             payment = conn.execute(sa.select(p).where(p.c.id == latest).with_for_update()).one()
             if payment.period_index != request.period_index:
-                raise ApiError(
-                    409,
+                raise Conflict(
                     "period_mismatch",
                     f"the latest paid period is {payment.period_index}, not {request.period_index}; retry",
                 )
         if payment.user_id != request.user_id:
-            raise ApiError(404, "payment_not_found", "no such payment for this user")
+            raise NotFound("payment_not_found", "no such payment for this user")
         if payment.status != PaymentStatus.SUCCEEDED or not payment.provider_payment_id:
-            raise ApiError(409, "payment_not_succeeded", "the payment has not succeeded yet")
+            raise Conflict("payment_not_succeeded", "the payment has not succeeded yet")
         return payment
 
     def submit(self, row: Any) -> Any:

@@ -26,7 +26,8 @@ from kinobill.subscriptions.plans import PlanCatalogue, PlanInput
 from kinobill.subscriptions.purchases import Purchases, subscription_json
 from kinobill.subscriptions.renewals import renewal_policy
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel
+from kinobill.subscriptions.return_page import return_url_for
+from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel, idempotent_response
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 
@@ -155,6 +156,7 @@ def purchases() -> Purchases:
         runtime.clock.now,
         policy=renewal_policy(),
         crash_point=runtime.crash_point,
+        return_url_for=return_url_for,
     )
 
 
@@ -184,10 +186,9 @@ class PayRequest(StrictModel):
 def _idempotent(
     user: UserPrincipal, key: str, path: str, body: Any, operation: Callable[[], tuple[int, Any]]
 ) -> JSONResponse:
-    stored = idempotency_store().run(
-        f"user:{user.user_id}", key, request_fingerprint("POST", path, body), operation
+    return idempotent_response(
+        idempotency_store(), f"user:{user.user_id}", key, request_fingerprint("POST", path, body), operation
     )
-    return JSONResponse(stored.body, status_code=stored.status)
 
 
 @user_router.post("/subscriptions", status_code=201)

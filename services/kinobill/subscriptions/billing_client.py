@@ -12,7 +12,24 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from kinobill.web import ApiError
+from kinobill.errors import (
+    ApplicationError,
+    BillingUnavailable,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    Unauthenticated,
+)
+
+# Billing's refusals, by the status it answered with, as the application errors they are.
+REFUSALS: dict[int, type[ApplicationError]] = {
+    401: Unauthenticated,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    422: InvalidRequest,
+}
 
 
 class BillingClient:
@@ -41,9 +58,9 @@ class BillingClient:
         try:
             response = self._http.request("GET", url, headers=self._headers)
         except urllib3.exceptions.HTTPError as exc:
-            raise ApiError(503, "billing_unavailable", "billing did not answer") from exc
+            raise BillingUnavailable(message="billing did not answer") from exc
         if response.status != 200:
-            raise ApiError(503, "billing_unavailable", f"billing answered {response.status}")
+            raise BillingUnavailable(message=f"billing answered {response.status}")
         return list(json.loads(response.data)["items"])
 
     def _post(self, path: str, idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -55,17 +72,16 @@ class BillingClient:
                 headers={**self._headers, "Idempotency-Key": idempotency_key},
             )
         except urllib3.exceptions.HTTPError as exc:
-            raise ApiError(
-                503, "billing_unavailable", "billing did not answer; retry with the same Idempotency-Key"
+            raise BillingUnavailable(
+                message="billing did not answer; retry with the same Idempotency-Key"
             ) from exc
         if response.status >= 500:
-            raise ApiError(
-                503,
-                "billing_unavailable",
-                "billing could not complete the payment now; retry with the same Idempotency-Key",
+            raise BillingUnavailable(
+                message="billing could not complete the payment now; retry with the same Idempotency-Key",
             )
         data = json.loads(response.data)
         if response.status >= 400:
             error = data.get("error", {})
-            raise ApiError(response.status, error.get("code", "billing_error"), error.get("message", ""))
+            refusal = REFUSALS.get(response.status, InvalidRequest)
+            raise refusal(error.get("code", "billing_error"), error.get("message", ""))
         return dict(data)

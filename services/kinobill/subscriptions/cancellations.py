@@ -22,13 +22,13 @@ from datetime import datetime
 from typing import Any
 
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
+from kinobill.errors import Conflict, NotFound
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.i18n.readers import reader_of
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.purchases import change_event, subscription_json
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-from kinobill.web import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Cancellations:
         with self.uow() as uow:
             sub = uow.subscriptions.get_entity(subscription_id, for_update=True)
             if sub is None or (user_id is not None and sub.user_id != user_id):
-                raise ApiError(404, "subscription_not_found", "no such subscription")
+                raise NotFound("subscription_not_found", "no such subscription")
             outcome = sub.cancel(now)
             if not sub.changed:
                 row = uow.subscriptions.get(subscription_id)
@@ -94,7 +94,7 @@ class Cancellations:
         with self.uow() as uow:
             sub = uow.subscriptions.get_entity(subscription_id)
             if sub is None or (user_id is not None and sub.user_id != user_id):
-                raise ApiError(404, "subscription_not_found", "no such subscription")
+                raise NotFound("subscription_not_found", "no such subscription")
             self._check_refundable(sub, now)
         assert sub.period_index is not None and sub.current_period_start and sub.current_period_end
         refund = self.billing.create_refund(
@@ -117,18 +117,17 @@ class Cancellations:
         if sub.status == SubscriptionStatus.AWAITING_PAYMENT or (
             sub.status == SubscriptionStatus.ENDED and sub.anchor_at is None
         ):
-            raise ApiError(409, "nothing_paid", "nothing was paid for this subscription yet")
+            raise Conflict("nothing_paid", "nothing was paid for this subscription yet")
         if sub.status == SubscriptionStatus.ENDED:
             if sub.ended_reason == EndedReason.REFUNDED:
-                raise ApiError(409, "already_refunded", "this subscription was already refunded")
-            raise ApiError(
-                409,
+                raise Conflict("already_refunded", "this subscription was already refunded")
+            raise Conflict(
                 "subscription_ended",
                 f"the subscription has ended ({sub.ended_reason})",
                 {"status": "ended"},
             )
         if sub.current_period_end is None or now >= sub.current_period_end:
-            raise ApiError(409, "refund_period_over", "the paid period is over; it can no longer be refunded")
+            raise Conflict("refund_period_over", "the paid period is over; it can no longer be refunded")
 
     def _end_if_refunded(self, subscription_id: uuid.UUID, refund_status: str) -> Any:
         now = self.now()

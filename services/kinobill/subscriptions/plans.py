@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from kinobill.config import get_settings
 from kinobill.domain import plans as rules
 from kinobill.domain.money import format_rub
+from kinobill.errors import Conflict, NotFound
 from kinobill.pagination import Position, keyset_page
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-from kinobill.web import ApiError
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class PlanCatalogue:
         now = self.now()
         with self.uow() as uow:
             if uow.plans.by_code(data.code):
-                raise ApiError(409, "plan_code_taken", f"a plan with code {data.code!r} already exists")
+                raise Conflict("plan_code_taken", f"a plan with code {data.code!r} already exists")
             try:
                 row = uow.plans.add(
                     {
@@ -69,16 +69,14 @@ class PlanCatalogue:
                 )
                 uow.commit()
             except IntegrityError as exc:
-                raise ApiError(
-                    409, "plan_code_taken", f"a plan with code {data.code!r} already exists"
-                ) from exc
+                raise Conflict("plan_code_taken", f"a plan with code {data.code!r} already exists") from exc
             return plan_json(row)
 
     def update(self, plan_id: uuid.UUID, changes: dict[str, Any]) -> dict[str, Any]:
         with self.uow() as uow:
             current = uow.plans.get(plan_id, for_update=True)
             if current is None:
-                raise ApiError(404, "plan_not_found", "no such plan")
+                raise NotFound("plan_not_found", "no such plan")
             merged = {**current._asdict(), **changes}
             rules.PlanTerms(
                 merged["code"],
@@ -89,13 +87,11 @@ class PlanCatalogue:
             )
             if "code" in changes and changes["code"] != current.code:
                 if uow.plans.by_code(changes["code"]):
-                    raise ApiError(
-                        409, "plan_code_taken", f"a plan with code {changes['code']!r} already exists"
-                    )
+                    raise Conflict("plan_code_taken", f"a plan with code {changes['code']!r} already exists")
                 if uow.plans.has_subscriptions(plan_id):
                     # The code is in users' access tokens and Auth's caches: it names the plan for good.
-                    raise ApiError(
-                        409, "plan_code_immutable", "the code of a plan that has subscriptions cannot change"
+                    raise Conflict(
+                        "plan_code_immutable", "the code of a plan that has subscriptions cannot change"
                     )
             now = self.now()
             row = uow.plans.update(plan_id, {**changes, "updated_at": now})
@@ -119,7 +115,7 @@ class PlanCatalogue:
         with self.uow() as uow:
             current = uow.plans.get(plan_id, for_update=True)
             if current is None:
-                raise ApiError(404, "plan_not_found", "no such plan")
+                raise NotFound("plan_not_found", "no such plan")
             if current.sale_end is not None and current.sale_end <= now:
                 return plan_json(current)
             # A sale that had not started yet is ended too: its window moves to just before now.
@@ -135,10 +131,9 @@ class PlanCatalogue:
     def delete(self, plan_id: uuid.UUID) -> None:
         with self.uow() as uow:
             if uow.plans.get(plan_id, for_update=True) is None:
-                raise ApiError(404, "plan_not_found", "no such plan")
+                raise NotFound("plan_not_found", "no such plan")
             if uow.plans.has_subscriptions(plan_id):
-                raise ApiError(
-                    409,
+                raise Conflict(
                     "plan_has_subscriptions",
                     "a plan with subscriptions cannot be deleted; take it off sale instead",
                 )
@@ -149,7 +144,7 @@ class PlanCatalogue:
         with self.uow() as uow:
             row = uow.plans.get(plan_id)
             if row is None:
-                raise ApiError(404, "plan_not_found", "no such plan")
+                raise NotFound("plan_not_found", "no such plan")
             return plan_json(row)
 
     def list(self, *, on_sale_only: bool, cursor: str | None, limit: int) -> dict[str, Any]:

@@ -24,14 +24,13 @@ from kinobill.domain.periods import BillingPeriod
 from kinobill.domain.plans import ensure_on_sale, is_on_sale, price_for
 from kinobill.domain.statuses import SubscriptionStatus
 from kinobill.domain.subscription import Subscription
+from kinobill.errors import ApplicationError, Conflict, InvalidRequest, NotFound, Unavailable
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.i18n.readers import reader_of
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.notices import queue_renewal_notice
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-from kinobill.subscriptions.return_page import return_url_for
-from kinobill.web import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +81,12 @@ class Purchases:
         now: Callable[[], datetime],
         policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY,
         crash_point: Callable[[str], None] = lambda _: None,
+        return_url_for: Callable[[uuid.UUID], str] = lambda subscription_id: f"/return/{subscription_id}",
     ) -> None:
+        """`return_url_for`: where YooKassa sends the buyer back after paying for a subscription, when
+        the client names no return URL (the return page of this service)."""
         self.uow, self.billing, self.now, self.policy = uow, billing, now, policy
+        self.return_url_for = return_url_for
         self.crash_point = crash_point
 
     # --- buy ----------------------------------------------------------------------------------
@@ -104,7 +107,7 @@ class Purchases:
         with self.uow() as uow:
             plan = uow.plans.get(plan_id)
             if plan is None:
-                raise ApiError(404, "plan_not_found", "no such plan")
+                raise NotFound("plan_not_found", "no such plan")
             if not is_on_sale(plan.sale_start, plan.sale_end, now):
                 # Off sale now; a retry of a purchase begun while it was on sale still resumes.
                 sub = uow.subscriptions.by_purchase_key(user_id, key)
@@ -145,22 +148,21 @@ class Purchases:
         payment = self._initial_payment(sub, plan_name, return_url)
         return {**subscription_json(sub), "payment": payment}
 
-    def _unpayable(self, sub: Any, exc: ApiError) -> ApiError:
-        """Billing refused to create the payment for good (a 4xx: retrying cannot help): the purchase
-        ends now, so the buyer is not left with a purchase that blocks buying the plan again."""
+    def _unpayable(self, sub: Any, exc: ApplicationError) -> InvalidRequest:
+        """Billing refused to create the payment for good (a refusal, not `Unavailable`: retrying cannot
+        help): the purchase ends now, so the buyer is not left with a purchase that blocks buying the plan
+        again."""
         end_unpaid_purchase(self.uow, sub.id, self.now())
-        return ApiError(
-            422,
+        return InvalidRequest(
             "payment_not_possible",
             f"the payment could not be created ({exc.message or exc.code}); the purchase has ended",
             {"subscription_id": str(sub.id), "cause": exc.code},
         )
 
     @staticmethod
-    def _already_holds(existing: Any) -> ApiError:
+    def _already_holds(existing: Any) -> Conflict:
         what = "a purchase in progress" if existing.status == SubscriptionStatus.AWAITING_PAYMENT else "it"
-        return ApiError(
-            409,
+        return Conflict(
             "subscription_exists",
             f"you already hold {what} for this plan",
             {"subscription_id": str(existing.id), "status": existing.status},
@@ -169,8 +171,8 @@ class Purchases:
     def _initial_payment(self, sub: Any, plan_name: str, return_url: str | None) -> dict[str, Any]:
         try:
             return self._ask_billing(sub, plan_name, return_url)
-        except ApiError as exc:
-            if 400 <= exc.status < 500:
+        except ApplicationError as exc:
+            if not isinstance(exc, Unavailable):
                 raise self._unpayable(sub, exc) from exc
             raise
 
@@ -187,7 +189,7 @@ class Purchases:
                 "kind": "initial",
                 "amount": format_rub(sub.price),
                 "description": f"Kinobill {plan_name}, 1 {sub.period}"[:128],  # YooKassa: at most 128
-                "return_url": return_url or return_url_for(sub.id),
+                "return_url": return_url or self.return_url_for(sub.id),
             },
         )
 
@@ -198,10 +200,9 @@ class Purchases:
         with self.uow() as uow:
             sub = uow.subscriptions.get(subscription_id)
             if sub is None or sub.user_id != user_id:
-                raise ApiError(404, "subscription_not_found", "no such subscription")
+                raise NotFound("subscription_not_found", "no such subscription")
             if sub.status != SubscriptionStatus.AWAITING_PAYMENT:
-                raise ApiError(
-                    409,
+                raise Conflict(
                     "not_awaiting_payment",
                     f"the subscription is {sub.status}",
                     {"status": sub.status, "ended_reason": sub.ended_reason},
@@ -215,7 +216,7 @@ class Purchases:
         with self.uow() as uow:
             sub = uow.subscriptions.get(subscription_id)
             if sub is None or sub.user_id != user_id:
-                raise ApiError(404, "subscription_not_found", "no such subscription")
+                raise NotFound("subscription_not_found", "no such subscription")
             return subscription_json(sub)
 
     def list(self, user_id: uuid.UUID, *, before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Any]:

@@ -25,7 +25,7 @@ from kinobill.idempotency import request_fingerprint
 from kinobill.runtime import get_runtime
 from kinobill.subscriptions.cancellations import Cancellations
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-from kinobill.web import CurrentService, CurrentUser, IdempotencyKey
+from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, idempotent_response
 
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
@@ -41,8 +41,9 @@ def cancellations() -> Cancellations:
 def _idempotent(scope: str, key: str, path: str, operation: Callable[[], tuple[int, Any]]) -> JSONResponse:
     from kinobill.subscriptions.api import idempotency_store
 
-    stored = idempotency_store().run(scope, key, request_fingerprint("POST", path, {}), operation)
-    return JSONResponse(stored.body, status_code=stored.status)
+    return idempotent_response(
+        idempotency_store(), scope, key, request_fingerprint("POST", path, {}), operation
+    )
 
 
 @user_router.post("/subscriptions/{subscription_id}/refund", status_code=202)
