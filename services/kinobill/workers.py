@@ -29,6 +29,7 @@ from typing import Any
 from kinobill.billing import tables as billing_tables
 from kinobill.events import PAYMENT_RESULTS, REFUND_RESULTS
 from kinobill.mail import EmailSender
+from kinobill.messages import PaymentSettled, RefundSettled, SubscriptionChanged
 from kinobill.outbox import OutboxRelay
 from kinobill.runtime import Runtime
 from kinobill.streams import BatchHandler, Handler, StreamConsumer
@@ -99,8 +100,8 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
             PAYMENT_RESULTS,
             "subscriptions",
             "payment-results",
-            lambda event: purchases().apply_payment_result(event),
-            lambda events: purchases().apply_payment_results(events),
+            lambda event: purchases().apply_payment_result(PaymentSettled.from_json(event)),
+            lambda events: purchases().apply_payment_results([PaymentSettled.from_json(e) for e in events]),
         )
 
     def reconcile_billing(stop: threading.Event) -> None:
@@ -155,7 +156,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
             REFUND_RESULTS,
             "subscriptions",
             "refund-results",
-            lambda event: cancellations().apply_refund_result(event),
+            lambda event: cancellations().apply_refund_result(RefundSettled.from_json(event)),
         )
 
     def access_cache(stop: threading.Event) -> None:
@@ -167,7 +168,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
             SUBSCRIPTION_CHANGES,
             "access-cache",
             "access-cache",
-            lambda event: apply_change_event(runtime.redis, event),
+            lambda event: apply_change_event(runtime.redis, SubscriptionChanged.from_json(event)),
         )
 
     def charge_commands(stop: threading.Event) -> None:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from kinobill.domain.money import parse_rub
 from shop import SUCCESS_CARD, mail_to
 from support import wait_until
 
@@ -355,7 +356,7 @@ def test_a_period_paid_twice_at_yookassa_is_recorded_once_and_the_second_payment
             "user_email": buyer.email,
             "period_index": 0,
             "kind": "initial",
-            "amount": first["amount"],
+            "amount": parse_rub(first["amount"]),
             "description": "second link",
         },
         timeout=30,

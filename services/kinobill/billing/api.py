@@ -11,12 +11,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictInt, StrictStr
 
+from kinobill import keys
 from kinobill.billing.payments import NewPayment, PaymentService, payment_json
 from kinobill.billing.provider import YooKassaConfig, YooKassaGateway
 from kinobill.billing.webhooks import NotificationHandler, SourceFilter, parse_networks
 from kinobill.config import Environment
 from kinobill.domain.addresses import RETURN_URL_PATTERN
-from kinobill.domain.money import parse_rub
 from kinobill.domain.statuses import PaymentKind
 from kinobill.errors import InvalidRequest, NotFound
 from kinobill.i18n.locales import supported_locale, valid_zone
@@ -61,7 +61,7 @@ class PaymentCreate(StrictModel):
     period_index: Annotated[StrictInt, Field(ge=0)]
     kind: Literal["initial", "renewal"]
     attempt: Annotated[StrictInt, Field(ge=0)] = 0
-    amount: Annotated[StrictStr, Field(examples=["299.00"])]
+    amount: Annotated[StrictInt, Field(examples=[29900], description="kopecks")]
     description: Annotated[StrictStr, Field(max_length=128)] = ""
     return_url: Annotated[StrictStr, Field(max_length=2048, pattern=RETURN_URL_PATTERN)] | None = None
     payment_method_id: StrictStr | None = None
@@ -76,7 +76,7 @@ def create_payment(body: PaymentCreate, service: CurrentService, key: Idempotenc
     """Create a payment (row first, then YooKassa). The Idempotency-Key is also the charge key."""
     if body.kind == "renewal" and not body.payment_method_id:
         raise InvalidRequest("payment_method_required", "a renewal charges a saved payment method")
-    amount = parse_rub(body.amount)
+    amount = body.amount
     if amount <= 0:
         raise InvalidRequest("invalid_amount", "amount must be positive")
     request = NewPayment(
@@ -88,7 +88,7 @@ def create_payment(body: PaymentCreate, service: CurrentService, key: Idempotenc
         period_index=body.period_index,
         kind=PaymentKind(body.kind),
         attempt=body.attempt,
-        charge_key=f"{service.name}:{key}",
+        charge_key=keys.of_caller(service.name, key),
         amount=amount,
         description=body.description,
         return_url=body.return_url,

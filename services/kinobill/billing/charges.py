@@ -20,7 +20,6 @@ falls back to one command at a time, so a malformed command is still isolated an
 from __future__ import annotations
 
 import logging
-import uuid
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
@@ -30,6 +29,7 @@ from kinobill.billing.payments import NewPayment, PaymentService
 from kinobill.domain.statuses import PaymentKind
 from kinobill.errors import ApplicationError, ChargeKeyReused, ProviderUnavailable
 from kinobill.i18n.locales import supported_locale, valid_zone
+from kinobill.messages import RenewalChargeRequested
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +38,22 @@ CHARGE_COMMANDS_HANDLED = Counter(
 )
 
 
-def renewal_payment(command: dict[str, Any]) -> NewPayment:
-    """The payment a charge command asks for (KeyError/ValueError on a malformed command)."""
-    key = str(command["charge_key"])
-    if not key.startswith("renewal:"):
-        raise ValueError(f"not a renewal charge key: {key!r}")
+def renewal_payment(raw: dict[str, Any]) -> NewPayment:
+    """The payment a charge command asks for (ValueError on a malformed command)."""
+    command = RenewalChargeRequested.from_json(raw)
     return NewPayment(
-        subscription_id=uuid.UUID(str(command["subscription_id"])),
-        user_id=uuid.UUID(str(command["user_id"])),
-        user_email=command.get("user_email"),
-        locale=supported_locale(command.get("locale")),
-        zoneinfo=valid_zone(command.get("zoneinfo")),
-        period_index=int(command["period_index"]),
+        subscription_id=command.subscription_id,
+        user_id=command.user_id,
+        user_email=command.user_email,
+        locale=supported_locale(command.locale),
+        zoneinfo=valid_zone(command.zoneinfo),
+        period_index=command.period_index,
         kind=PaymentKind.RENEWAL,
-        charge_key=key,
-        amount=int(command["amount"]),
-        description=str(command.get("description") or "Kinobill renewal")[:128],
-        payment_method_id=str(command["payment_method_id"]),
-        attempt=int(command.get("attempt", 0)),
+        charge_key=command.charge_key,
+        amount=command.amount,
+        description=(command.description or "Kinobill renewal")[:128],
+        payment_method_id=command.payment_method_id,
+        attempt=command.attempt,
     )
 
 

@@ -33,6 +33,7 @@ from kinobill.errors import ApplicationError, ChargeKeyReused, ProviderUnavailab
 from kinobill.events import PAYMENT_RESULTS
 from kinobill.i18n.readers import reader_of
 from kinobill.mail import queue_email, queue_emails
+from kinobill.messages import PaymentSettled
 from kinobill.outbox import add_event, add_events
 
 log = logging.getLogger(__name__)
@@ -478,20 +479,20 @@ class PaymentService:
     def _announcement(self, row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """What a final payment tells: the result event for Subscriptions and the user's e-mail."""
         succeeded = row.status == PaymentStatus.SUCCEEDED
-        event = {
-            "type": "payment.succeeded" if succeeded else "payment.canceled",
-            "payment_id": str(row.id),
-            "subscription_id": str(row.subscription_id),
-            "user_id": str(row.user_id),
-            "user_email": row.user_email,
-            "period_index": row.period_index,
-            "kind": row.kind,
-            "attempt": row.attempt,
-            "amount": row.amount,
-            "paid_at": row.paid_at.isoformat() if row.paid_at else None,
-            "payment_method_id": row.saved_payment_method_id,
-            "reason": row.cancellation_reason,
-        }
+        event = PaymentSettled(
+            type="payment.succeeded" if succeeded else "payment.canceled",
+            payment_id=row.id,
+            subscription_id=row.subscription_id,
+            user_id=row.user_id,
+            user_email=row.user_email,
+            period_index=row.period_index,
+            kind=row.kind,
+            attempt=row.attempt,
+            amount=row.amount,
+            paid_at=row.paid_at,
+            payment_method_id=row.saved_payment_method_id,
+            reason=row.cancellation_reason,
+        ).to_json()
         told: n.Notification = (
             n.PaymentSucceeded(row.amount, row.description)
             if succeeded

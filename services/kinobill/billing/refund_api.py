@@ -22,6 +22,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, StrictBool, StrictInt
 
+from kinobill import keys
 from kinobill.billing.refunds import RefundRequest, RefundService
 from kinobill.errors import InvalidRequest, NotFound
 from kinobill.runtime import get_runtime
@@ -68,7 +69,7 @@ def create_refund(body: RefundCreate, service: CurrentService, key: IdempotencyK
     request = RefundRequest(
         subscription_id=body.subscription_id,
         user_id=body.user_id,
-        refund_key=f"{service.name}:{key}",
+        refund_key=keys.of_caller(service.name, key),
         period_index=body.period_index,
         period_start=body.period_start,
         period_end=body.period_end,

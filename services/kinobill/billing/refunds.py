@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from prometheus_client import Counter
 
+from kinobill import keys
 from kinobill.billing import notifications as n
 from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
@@ -42,6 +43,7 @@ from kinobill.errors import Conflict, InvalidRequest, NotFound
 from kinobill.events import REFUND_RESULTS
 from kinobill.i18n.readers import reader_of
 from kinobill.mail import queue_email
+from kinobill.messages import RefundSettled
 from kinobill.outbox import add_event
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,6 @@ REFUND_RECOVERIES = Counter(
 FIRST_CHECK = timedelta(minutes=2)
 UNKNOWN_OUTCOME_RECHECK = timedelta(seconds=5)
 OPEN = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
-DUPLICATE_REFUND_PREFIX = "system:duplicate:"
 
 
 @dataclass(frozen=True)
@@ -341,23 +342,23 @@ class RefundService:
             conn,
             t.outbox,
             REFUND_RESULTS,
-            {
-                "type": "refund.succeeded" if succeeded else "refund.canceled",
-                "refund_id": str(row.id),
-                "payment_id": str(payment.id),
-                "subscription_id": str(row.subscription_id),
-                "user_id": str(row.user_id),
-                "user_email": payment.user_email,
-                "period_index": payment.period_index,
-                "amount": row.amount,
-                "payment_refunded_amount": payment.refunded_amount,
+            RefundSettled(
+                type="refund.succeeded" if succeeded else "refund.canceled",
+                refund_id=row.id,
+                payment_id=payment.id,
+                subscription_id=row.subscription_id,
+                user_id=row.user_id,
+                user_email=payment.user_email,
+                period_index=payment.period_index,
+                amount=row.amount,
+                payment_refunded_amount=payment.refunded_amount,
                 # Other refunds of the same payment still pending or succeeded (a canceled refund
                 # restores the subscription only when there are none).
-                "other_open_refunds": others_open,
-                "reason": row.cancellation_reason,
+                other_open_refunds=others_open,
+                reason=row.cancellation_reason,
                 # Returning a payment taken twice for one period leaves the paid subscription alone.
-                "ends_subscription": not row.refund_key.startswith(DUPLICATE_REFUND_PREFIX),
-            },
+                ends_subscription=not keys.is_duplicate_refund(row.refund_key),
+            ).to_json(),
         )
         told: n.Notification = (
             n.RefundSucceeded(amount=row.amount)
@@ -413,7 +414,7 @@ class RefundService:
                     RefundRequest(
                         subscription_id=payment.subscription_id,
                         user_id=payment.user_id,
-                        refund_key=f"system:duplicate:{payment.id}",
+                        refund_key=keys.duplicate_refund(payment.id),
                         period_index=payment.period_index,
                         period_start=None,
                         period_end=None,

@@ -44,6 +44,7 @@ import redis
 
 from kinobill.database_url import ConnectionPolicy, DatabaseUrl
 from kinobill.domain import schedule
+from kinobill.messages import SubscriptionChanged
 from kinobill.subscriptions.repository import to_entity
 from kinobill.unavailable import aretry_once_if_unavailable
 
@@ -253,9 +254,9 @@ class ActiveAccess:
         return fresh, False
 
 
-def apply_change_event(client: redis.Redis, event: dict[str, Any]) -> None:
+def apply_change_event(client: redis.Redis, event: SubscriptionChanged) -> None:
     """The ``access-cache`` worker's handler for one ``kinobill:subscriptions:changes`` entry."""
-    invalidate(client, [str(uuid.UUID(str(event["user_id"])))])
+    invalidate(client, [str(event.user_id)])
 
 
 def invalidate(client: redis.Redis, user_ids: Iterable[str]) -> None:

@@ -10,13 +10,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field, StrictStr, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, StrictStr, field_validator
 
 from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.errors import DomainError
 from kinobill.domain.money import parse_rub
 from kinobill.domain.periods import BillingPeriod
 from kinobill.idempotency import IdempotencyStore, request_fingerprint
+from kinobill.messages import PaymentSettled
 from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
 from kinobill.security import UserPrincipal
@@ -249,22 +250,13 @@ def pay_for_subscription(
     )
 
 
-class PaymentResult(StrictModel):
-    type: Literal["payment.succeeded", "payment.canceled"]
-    payment_id: uuid.UUID
-    subscription_id: uuid.UUID
-    user_id: uuid.UUID
-    user_email: StrictStr | None = None
-    period_index: Annotated[int, Field(ge=0)]
-    kind: Literal["initial", "renewal"]
-    attempt: int = 0
-    amount: Annotated[int, Field(gt=0)]
-    paid_at: AwareDatetime | None = None
-    payment_method_id: StrictStr | None = None
-    reason: StrictStr | None = None
+class PaymentResult(PaymentSettled):
+    """The body: a payment result as the stream carries it (unknown fields refused here)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
 @internal_router.post("/payment-results")
 def apply_payment_result(body: PaymentResult, _: CurrentService) -> dict:
     """The same result the stream carries; applying it twice changes nothing."""
-    return {"outcome": purchases().apply_payment_result(body.model_dump(mode="json"))}
+    return {"outcome": purchases().apply_payment_result(body)}

@@ -117,7 +117,7 @@ class PaymentBackstop:
                 log.warning("backstop: billing did not answer for %s", subscription_id, exc_info=True)
                 continue
             for event in results:
-                if int(event["period_index"]) != period_index:
+                if event.period_index != period_index:
                     continue
                 outcome = self.purchases.apply_payment_result(event)
                 if outcome not in ("duplicate", "unknown_subscription"):
@@ -125,7 +125,7 @@ class PaymentBackstop:
                     BACKSTOP_APPLIED.labels(kind, outcome).inc()
                     log.warning(
                         "backstop applied a lost %s for %s (period %s): %s",
-                        event["type"],
+                        event.type,
                         subscription_id,
                         period_index,
                         outcome,

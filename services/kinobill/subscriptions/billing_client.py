@@ -21,6 +21,7 @@ from kinobill.errors import (
     NotFound,
     Unauthenticated,
 )
+from kinobill.messages import PaymentSettled
 
 # Billing's refusals, by the status it answered with, as the application errors they are.
 REFUSALS: dict[int, type[ApplicationError]] = {
@@ -49,9 +50,12 @@ class BillingClient:
     def payments_of(self, subscription_id: str) -> list[dict[str, Any]]:
         return self._items("/internal/v1/payments", subscription_id)
 
-    def payment_results_of(self, subscription_id: str) -> list[dict[str, Any]]:
+    def payment_results_of(self, subscription_id: str) -> list[PaymentSettled]:
         """The result events of the subscription's final payments, read from Billing's record."""
-        return self._items("/internal/v1/payment-results", subscription_id)
+        return [
+            PaymentSettled.from_json(item)
+            for item in self._items("/internal/v1/payment-results", subscription_id)
+        ]
 
     def _items(self, path: str, subscription_id: str) -> list[dict[str, Any]]:
         url = f"{self._base}{path}?{urlencode({'subscription_id': subscription_id})}"

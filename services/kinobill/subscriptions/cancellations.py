@@ -25,6 +25,7 @@ from kinobill.domain.statuses import EndedReason, SubscriptionStatus
 from kinobill.errors import Conflict, NotFound
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.i18n.readers import reader_of
+from kinobill.messages import RefundSettled
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.purchases import change_event, subscription_json
@@ -143,15 +144,13 @@ class Cancellations:
 
     # --- refund results from Billing ----------------------------------------------------------
 
-    def apply_refund_result(self, event: dict[str, Any]) -> str:
+    def apply_refund_result(self, event: RefundSettled) -> str:
         """`refund.succeeded` ends the subscription (once); `refund.canceled` leaves it as it was."""
-        subscription_id = uuid.UUID(str(event["subscription_id"]))
-        if event["type"] != "refund.succeeded":
-            log.info(
-                "refund %s of %s was canceled: %s", event["refund_id"], subscription_id, event.get("reason")
-            )
+        subscription_id = event.subscription_id
+        if not event.succeeded:
+            log.info("refund %s of %s was canceled: %s", event.refund_id, subscription_id, event.reason)
             return "unchanged"
-        if not event.get("ends_subscription", True):
+        if not event.ends_subscription:
             return "unchanged"  # a duplicate payment returned: the paid period stands
         with self.uow() as uow:
             if uow.subscriptions.get(subscription_id) is None:

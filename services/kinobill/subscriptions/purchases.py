@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from kinobill import keys
 from kinobill.domain import schedule
-from kinobill.domain.money import format_rub
 from kinobill.domain.periods import BillingPeriod
 from kinobill.domain.plans import ensure_on_sale, is_on_sale, price_for
 from kinobill.domain.statuses import SubscriptionStatus
@@ -27,6 +27,7 @@ from kinobill.domain.subscription import Subscription
 from kinobill.errors import ApplicationError, Conflict, InvalidRequest, NotFound, Unavailable
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.i18n.readers import reader_of
+from kinobill.messages import PaymentSettled, SubscriptionChanged
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.notices import queue_renewal_notice
@@ -55,7 +56,7 @@ def subscription_json(row: Any, plan_code: str | None = None) -> dict[str, Any]:
 
 
 def change_event(row: Any, event: str, at: datetime) -> dict[str, Any]:
-    return {"user_id": str(row.user_id), "subscription_id": str(row.id), "event": event, "at": at.isoformat()}
+    return SubscriptionChanged(user_id=row.user_id, subscription_id=row.id, event=event, at=at).to_json()
 
 
 def end_unpaid_purchase(
@@ -178,7 +179,7 @@ class Purchases:
 
     def _ask_billing(self, sub: Any, plan_name: str, return_url: str | None) -> dict[str, Any]:
         return self.billing.create_payment(
-            f"initial:{sub.id}",
+            keys.initial_charge(sub.id),
             {
                 "subscription_id": str(sub.id),
                 "user_id": str(sub.user_id),
@@ -187,7 +188,7 @@ class Purchases:
                 "zoneinfo": sub.zoneinfo,
                 "period_index": 0,
                 "kind": "initial",
-                "amount": format_rub(sub.price),
+                "amount": sub.price,  # kopecks
                 "description": f"Kinobill {plan_name}, 1 {sub.period}"[:128],  # YooKassa: at most 128
                 "return_url": return_url or self.return_url_for(sub.id),
             },
@@ -225,12 +226,11 @@ class Purchases:
 
     # --- payment results ----------------------------------------------------------------------
 
-    def apply_payment_result(self, event: dict[str, Any]) -> str:
+    def apply_payment_result(self, event: PaymentSettled) -> str:
         """Apply Billing's `payment.succeeded` / `payment.canceled`. Returns what happened."""
-        subscription_id = uuid.UUID(str(event["subscription_id"]))
         now = self.now()
         with self.uow() as uow:
-            sub = uow.subscriptions.get_entity(subscription_id, for_update=True)
+            sub = uow.subscriptions.get_entity(event.subscription_id, for_update=True)
             outcome = self._apply_result(uow, sub, event, now, {})
             if outcome in ("unknown_subscription", "duplicate"):
                 return outcome  # nothing to write
@@ -239,20 +239,20 @@ class Purchases:
             self._refund_late_payment(event)
         return outcome
 
-    def apply_payment_results(self, events: Sequence[dict[str, Any]]) -> Sequence[str]:
+    def apply_payment_results(self, events: Sequence[PaymentSettled]) -> Sequence[str]:
         """`apply_payment_result` for a batch read from the stream, in ONE transaction: the subscriptions
         are locked FOR UPDATE in id order (one statement; concurrent batches cannot deadlock), each event
         goes through the entity in stream order by the same rules; refunds of late payments after the
         commit. Raises on any failure (the consumer then applies the events one by one)."""
         now = self.now()
-        ids = sorted({uuid.UUID(str(event["subscription_id"])) for event in events})
+        ids = sorted({event.subscription_id for event in events})
         outcomes: list[str] = []
         plans: dict[uuid.UUID, Any] = {}
         with self.uow() as uow:
             uow.defer_writes()  # the batch's events and e-mails: multi-row INSERTs at the commit
             subs = uow.subscriptions.get_entities(ids, for_update=True)
             for event in events:
-                subscription_id = uuid.UUID(str(event["subscription_id"]))
+                subscription_id = event.subscription_id
                 outcome = self._apply_result(uow, subs.get(subscription_id), event, now, plans)
                 if outcome == "duplicate":  # nothing written; forget what it changed in memory
                     subs[subscription_id] = uow.subscriptions.get_entity(subscription_id)  # type: ignore[assignment]
@@ -267,21 +267,20 @@ class Purchases:
         self,
         uow: SubscriptionsUnitOfWork,
         sub: Subscription | None,
-        event: dict[str, Any],
+        event: PaymentSettled,
         now: datetime,
         plans: dict[uuid.UUID, Any],
     ) -> str:
         """The rules of applying one payment result to its subscription, locked in `uow`'s transaction."""
         if sub is None:
-            log.error("payment result for unknown subscription %s", event["subscription_id"])
+            log.error("payment result for unknown subscription %s", event.subscription_id)
             return "unknown_subscription"
-        index = int(event["period_index"])
-        if event["type"] == "payment.succeeded":
-            paid_at = datetime.fromisoformat(event["paid_at"]) if event.get("paid_at") else now
+        index = event.period_index
+        if event.succeeded:
             outcome = sub.record_payment(
                 period_index=index,
-                paid_at=paid_at,
-                payment_method_id=event.get("payment_method_id"),
+                paid_at=event.paid_at or now,
+                payment_method_id=event.payment_method_id,
                 policy=self.policy,
             )
             if outcome in ("activated", "renewed"):
@@ -291,8 +290,8 @@ class Purchases:
                         "period_index": index,
                         "starts_at": sub.current_period_start,
                         "ends_at": sub.current_period_end,
-                        "payment_id": uuid.UUID(str(event["payment_id"])),
-                        "amount": int(event["amount"]),
+                        "payment_id": event.payment_id,
+                        "amount": event.amount,
                     }
                 )
                 if not recorded:  # the same payment or period was already applied
@@ -301,32 +300,32 @@ class Purchases:
             outcome = sub.first_payment_failed(now)
         else:
             outcome = sub.renewal_failed(
-                period_index=index, attempt=int(event.get("attempt", 0)), now=now, policy=self.policy
+                period_index=index, attempt=event.attempt, now=now, policy=self.policy
             )
         if outcome == "late_payment":
             # Paid after the purchase was given up or ended: money without a subscription. Never
             # activate late; the payment goes back in full (after the commit).
-            log.error("payment %s arrived for %s subscription %s", event["payment_id"], sub.status, sub.id)
+            log.error("payment %s arrived for %s subscription %s", event.payment_id, sub.status, sub.id)
         if sub.changed:
             saved = uow.subscriptions.save(sub, now)
             self._tell(uow, saved, outcome, now, plans)
         return outcome
 
-    def _refund_late_payment(self, event: dict[str, Any]) -> None:
+    def _refund_late_payment(self, event: PaymentSettled) -> None:
         """Ask Billing to return a late payment whole. The key is the payment's, so a redelivered event
         (this raises when Billing cannot answer, and the stream retries) lands on the same refund."""
         refund = self.billing.create_refund(
-            f"late:{event['payment_id']}",
+            keys.late_payment_refund(event.payment_id),
             {
-                "subscription_id": str(event["subscription_id"]),
-                "user_id": str(event["user_id"]),
-                "period_index": int(event["period_index"]),
+                "subscription_id": str(event.subscription_id),
+                "user_id": str(event.user_id),
+                "period_index": event.period_index,
                 "requested_by": "system",
                 "full": True,
-                "payment_id": str(event["payment_id"]),
+                "payment_id": str(event.payment_id),
             },
         )
-        log.info("late payment %s: refund %s (%s)", event["payment_id"], refund["id"], refund["status"])
+        log.info("late payment %s: refund %s (%s)", event.payment_id, refund["id"], refund["status"])
 
     def _tell(
         self,

@@ -39,10 +39,12 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from kinobill import keys
 from kinobill.domain import schedule
 from kinobill.domain.plans import price_for
 from kinobill.domain.subscription import Subscription
 from kinobill.events import CHARGE_COMMANDS, SUBSCRIPTION_CHANGES
+from kinobill.messages import RenewalChargeRequested
 from kinobill.outbox import add_events
 from kinobill.subscriptions import tables
 from kinobill.subscriptions.notices import queue_reminder, queue_renewal_notice
@@ -56,11 +58,6 @@ SCHEDULER_ACTIONS = Counter("kinobill_scheduler_actions_total", "What the renewa
 RECHECK = timedelta(hours=1)
 # A pass stops after this many batches per step; the next pass continues (keeps a pass bounded).
 MAX_BATCHES_PER_PASS = 1000
-
-
-def charge_key(subscription_id: uuid.UUID, period_index: int, attempt: int) -> str:
-    """One key per (subscription, period, attempt): Billing's charge key and YooKassa's idempotence."""
-    return f"renewal:{subscription_id}:{period_index}:{attempt}"
 
 
 def policy_from_config(raw: str) -> schedule.RenewalPolicy:
@@ -162,20 +159,20 @@ class RenewalScheduler:
         """Ask for the due attempt (moves next_attempt_at, see the entity) and the command for Billing."""
         period_index, attempt = sub.request_renewal_charge(now, now + RECHECK)
         amount = prices.of(sub)
-        return {
-            "type": "charge.renewal",
-            "charge_key": charge_key(sub.id, period_index, attempt),
-            "subscription_id": str(sub.id),
-            "user_id": str(sub.user_id),
-            "user_email": sub.user_email,
-            "locale": sub.locale,
-            "zoneinfo": sub.zoneinfo,
-            "period_index": period_index,
-            "attempt": attempt,
-            "amount": amount,
-            "payment_method_id": sub.payment_method_id,
-            "description": f"Kinobill {prices.name(sub)}, 1 {sub.period}, renewal",
-        }
+        assert sub.payment_method_id is not None  # only renewing subscriptions are charged
+        return RenewalChargeRequested(
+            charge_key=keys.renewal_charge(sub.id, period_index, attempt),
+            subscription_id=sub.id,
+            user_id=sub.user_id,
+            user_email=sub.user_email,
+            locale=sub.locale,
+            zoneinfo=sub.zoneinfo,
+            period_index=period_index,
+            attempt=attempt,
+            amount=amount,
+            payment_method_id=sub.payment_method_id,
+            description=f"Kinobill {prices.name(sub)}, 1 {sub.period}, renewal",
+        ).to_json()
 
     def _end(self, uow: SubscriptionsUnitOfWork, sub: Subscription, now: datetime) -> bool:
         outcome = sub.expire(now, self.policy)
