@@ -57,9 +57,10 @@ class Backend:
 
 def backend_from_environment() -> Backend:
     from kinobill.runtime import get_runtime
+    from kinobill.subscriptions.bootstrap import unit_of_work
 
     runtime = get_runtime()
-    return Backend(lambda: SubscriptionsUnitOfWork(runtime.engine), runtime.clock.now)
+    return Backend(unit_of_work(runtime), runtime.clock.now)
 
 
 def policy_of(spec: Mapping[str, Any]) -> RenewalPolicy:

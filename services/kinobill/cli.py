@@ -131,8 +131,8 @@ def cmd_tick(args: argparse.Namespace) -> int:
 
     from kinobill.domain.errors import DomainError
     from kinobill.runtime import get_runtime
-    from kinobill.subscriptions.renewals import RenewalScheduler, policy_from_config, renewal_policy
-    from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+    from kinobill.subscriptions.bootstrap import renewal_scheduler
+    from kinobill.subscriptions.renewals import policy_from_config, renewal_policy
 
     # Like `kinobill clock`: without DATABASE_URL / REDIS_URL, the embedded servers of `kinobill run`.
     home = _home().resolve()
@@ -148,7 +148,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
     except (DomainError, ValueError) as exc:
         print(f"invalid renewal policy: {exc}", file=sys.stderr)
         return 2
-    scheduler = RenewalScheduler(lambda: SubscriptionsUnitOfWork(runtime.engine), runtime.clock.now, policy)
+    scheduler = renewal_scheduler(runtime, policy)
     now = runtime.clock.now()
     result = scheduler.run_pass()
     print(json.dumps({"now": now.isoformat(), **result.as_dict()}))

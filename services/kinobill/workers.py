@@ -93,7 +93,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         ).run(stop)
 
     def payment_results(stop: threading.Event) -> None:
-        from kinobill.subscriptions.api import purchases
+        from kinobill.subscriptions.bootstrap import purchases
 
         consume(
             stop,
@@ -105,8 +105,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         )
 
     def reconcile_billing(stop: threading.Event) -> None:
-        from kinobill.billing.api import payment_service
-        from kinobill.billing.refund_api import refund_service
+        from kinobill.billing.bootstrap import payment_service, refund_service
 
         def reconcile() -> int:
             payments, refunds = payment_service(), refund_service()
@@ -116,26 +115,9 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         periodic(reconcile, 1.0)(stop)
 
     def reconcile_subscriptions(stop: threading.Event) -> None:
-        from kinobill.subscriptions.abandoned import AbandonedPurchases
-        from kinobill.subscriptions.api import billing_client, purchases
-        from kinobill.subscriptions.backstop import PaymentBackstop
-        from kinobill.subscriptions.renewals import renewal_policy
-        from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+        from kinobill.subscriptions.bootstrap import abandoned_purchases, payment_backstop
 
-        abandoned = AbandonedPurchases(
-            lambda: SubscriptionsUnitOfWork(runtime.engine),
-            billing_client(),
-            now,
-            timedelta(seconds=s.abandon_purchase_after_seconds),
-        )
-        backstop = PaymentBackstop(
-            lambda: SubscriptionsUnitOfWork(runtime.engine),
-            billing_client(),
-            purchases(),
-            now,
-            renewal_policy(),
-            after=timedelta(seconds=float(os.environ.get("KINOBILL_BACKSTOP_AFTER_SECONDS", "600"))),
-        )
+        abandoned, backstop = abandoned_purchases(), payment_backstop()
         every = float(os.environ.get("KINOBILL_BACKSTOP_INTERVAL_SECONDS", "60"))
         last_backstop = [0.0]
 
@@ -149,7 +131,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         periodic(reconcile, min(5.0, every))(stop)
 
     def refund_results(stop: threading.Event) -> None:
-        from kinobill.subscriptions.refund_api import cancellations
+        from kinobill.subscriptions.bootstrap import cancellations
 
         consume(
             stop,
@@ -174,23 +156,22 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
     def charge_commands(stop: threading.Event) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from kinobill.billing.api import payment_service
-        from kinobill.billing.charges import ChargeCommands
+        from kinobill.billing.bootstrap import charge_commands as build_charge_commands
         from kinobill.events import CHARGE_COMMANDS
 
         concurrency = int(os.environ.get("KINOBILL_CHARGE_CONCURRENCY", "16"))  # YooKassa calls in flight
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="charge") as pool:
-            commands = ChargeCommands(payment_service(), pool)
+            commands = build_charge_commands(pool)
             consume(
                 stop, CHARGE_COMMANDS, "billing", "charge-commands", commands.handle, commands.handle_batch
             )
 
     def scheduler(stop: threading.Event) -> None:
-        from kinobill.subscriptions.renewals import RenewalScheduler, renewal_policy
-        from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+        from kinobill.subscriptions.bootstrap import renewal_scheduler
+        from kinobill.subscriptions.renewals import renewal_policy
 
         policy = renewal_policy()
-        passes = RenewalScheduler(lambda: SubscriptionsUnitOfWork(runtime.engine), now, policy)
+        passes = renewal_scheduler(runtime, policy)
         while not stop.is_set():
             try:
                 result = passes.run_pass()

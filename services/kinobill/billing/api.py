@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, StrictInt, StrictStr
 
 from kinobill import keys
-from kinobill.billing.payments import NewPayment, PaymentService, payment_json
-from kinobill.billing.provider import YooKassaConfig, YooKassaGateway
-from kinobill.billing.webhooks import NotificationHandler, SourceFilter, parse_networks
+from kinobill.billing.bootstrap import notification_handler, payment_service
+from kinobill.billing.payments import NewPayment, payment_json
+from kinobill.billing.webhooks import SourceFilter, parse_networks
 from kinobill.config import Environment
 from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.statuses import PaymentKind
@@ -23,21 +23,6 @@ from kinobill.i18n.locales import supported_locale, valid_zone
 from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
 from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel, error_response
-
-
-@lru_cache(maxsize=1)
-def gateway() -> YooKassaGateway:
-    s = get_runtime().settings
-    return YooKassaGateway(
-        YooKassaConfig(
-            s.yookassa_shop_id, s.yookassa_secret_key, s.yookassa_api_url, timeout=s.yookassa_timeout_seconds
-        )
-    )
-
-
-def payment_service() -> PaymentService:
-    runtime = get_runtime()
-    return PaymentService(runtime.engine, gateway(), runtime.clock.now, crash_point=runtime.crash_point)
 
 
 @lru_cache(maxsize=1)
@@ -156,10 +141,5 @@ async def yookassa_notification(request: Request) -> JSONResponse:
         return error_response(400, "invalid_json", "the body is not JSON")
     from starlette.concurrency import run_in_threadpool
 
-    from kinobill.billing.refund_api import refund_service
-
-    handler = NotificationHandler(
-        get_runtime().engine, payment_service(), refunds=refund_service().handle_notification
-    )
-    status, outcome = await run_in_threadpool(handler.handle, body, address)
+    status, outcome = await run_in_threadpool(notification_handler().handle, body, address)
     return JSONResponse({"outcome": outcome}, status_code=status)

@@ -8,8 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter
 
 from kinobill.billing import tables as t
-from kinobill.billing.api import payment_service
-from kinobill.billing.refund_api import refund_service
+from kinobill.billing.bootstrap import payment_service, refund_service
 from kinobill.runtime import get_runtime
 from kinobill.web import CurrentService, StrictModel
 

@@ -23,26 +23,13 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, StrictBool, StrictInt
 
 from kinobill import keys
-from kinobill.billing.refunds import RefundRequest, RefundService
+from kinobill.billing.bootstrap import refund_service
+from kinobill.billing.refunds import RefundRequest
 from kinobill.errors import InvalidRequest, NotFound
-from kinobill.runtime import get_runtime
 from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel
 
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
-
-
-def refund_service() -> RefundService:
-    from kinobill.billing.api import gateway
-
-    runtime = get_runtime()
-    return RefundService(
-        runtime.engine,
-        gateway(),
-        runtime.clock.now,
-        public_url=runtime.settings.billing_public_url,
-        crash_point=runtime.crash_point,
-    )
 
 
 class RefundCreate(StrictModel):

@@ -267,16 +267,3 @@ def invalidate(client: redis.Redis, user_ids: Iterable[str]) -> None:
         pipe.pexpire(generation_key(uid), GENERATION_TTL_MS)
         pipe.delete(entry_key(uid))
     pipe.execute()
-
-
-def invalidate_after_commit(user_ids: Iterable[str]) -> None:
-    """Called by ``SubscriptionsUnitOfWork.commit`` with the users whose change events it committed.
-
-    Best effort: on failure the ``access-cache`` worker still invalidates from the stream.
-    """
-    try:
-        from kinobill.runtime import get_runtime
-
-        invalidate(get_runtime().redis, user_ids)
-    except Exception:
-        log.warning("access cache invalidation after commit failed; the stream will do it", exc_info=True)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -16,26 +15,17 @@ from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.errors import DomainError
 from kinobill.domain.money import parse_rub
 from kinobill.domain.periods import BillingPeriod
-from kinobill.idempotency import IdempotencyStore, request_fingerprint
+from kinobill.idempotency import request_fingerprint
 from kinobill.messages import PaymentSettled
 from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
 from kinobill.security import UserPrincipal
-from kinobill.subscriptions import tables
-from kinobill.subscriptions.billing_client import BillingClient
-from kinobill.subscriptions.plans import PlanCatalogue, PlanInput
-from kinobill.subscriptions.purchases import Purchases, subscription_json
-from kinobill.subscriptions.renewals import renewal_policy
-from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-from kinobill.subscriptions.return_page import return_url_for
+from kinobill.subscriptions.bootstrap import catalogue, idempotency_store, purchases
+from kinobill.subscriptions.plans import PlanInput
+from kinobill.subscriptions.purchases import subscription_json
 from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel, idempotent_response
 
 Limit = Annotated[int, Query(ge=1, le=100)]
-
-
-def catalogue() -> PlanCatalogue:
-    runtime = get_runtime()
-    return PlanCatalogue(lambda: SubscriptionsUnitOfWork(runtime.engine), runtime.clock.now)
 
 
 Money = Annotated[StrictStr, Field(examples=["299.00"], description="RUB with at most two decimals")]
@@ -141,34 +131,6 @@ def delete_plan(plan_id: uuid.UUID, _: CurrentService) -> Response:
 
 
 # --- subscriptions ----------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def billing_client() -> BillingClient:
-    s = get_runtime().settings
-    return BillingClient(s.billing_url, s.service_token)
-
-
-def purchases() -> Purchases:
-    runtime = get_runtime()
-    return Purchases(
-        lambda: SubscriptionsUnitOfWork(runtime.engine),
-        billing_client(),
-        runtime.clock.now,
-        policy=renewal_policy(),
-        crash_point=runtime.crash_point,
-        return_url_for=return_url_for,
-    )
-
-
-def idempotency_store() -> IdempotencyStore:
-    runtime = get_runtime()
-    return IdempotencyStore(
-        runtime.engine,
-        tables.idempotency_keys,
-        runtime.clock.now,
-        lock_ttl=timedelta(seconds=runtime.settings.idempotency_lock_seconds),
-    )
 
 
 ReturnUrl = Annotated[StrictStr, Field(max_length=2048, pattern=RETURN_URL_PATTERN)]

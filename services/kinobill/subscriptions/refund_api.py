@@ -22,25 +22,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from kinobill.idempotency import request_fingerprint
-from kinobill.runtime import get_runtime
-from kinobill.subscriptions.cancellations import Cancellations
-from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.subscriptions.bootstrap import cancellations, idempotency_store
 from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, idempotent_response
 
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
 
-def cancellations() -> Cancellations:
-    from kinobill.subscriptions.api import billing_client
-
-    runtime = get_runtime()
-    return Cancellations(lambda: SubscriptionsUnitOfWork(runtime.engine), billing_client(), runtime.clock.now)
-
-
 def _idempotent(scope: str, key: str, path: str, operation: Callable[[], tuple[int, Any]]) -> JSONResponse:
-    from kinobill.subscriptions.api import idempotency_store
-
     return idempotent_response(
         idempotency_store(), scope, key, request_fingerprint("POST", path, {}), operation
     )

@@ -258,8 +258,17 @@ class SubscriptionRepository:
 
 
 class SubscriptionsUnitOfWork(UnitOfWork):
+    """`after_commit` is called after each commit with the users whose subscription-change events it
+    committed (the composition root drops their cached access answers there; see access.py)."""
+
     plans: PlanRepository
     subscriptions: SubscriptionRepository
+
+    def __init__(
+        self, engine: sa.Engine, *, after_commit: Callable[[set[str]], None] = lambda user_ids: None
+    ) -> None:
+        super().__init__(engine)
+        self.after_commit = after_commit
 
     def _attach(self, conn: sa.Connection) -> None:
         self.plans = PlanRepository(conn)
@@ -306,9 +315,7 @@ class SubscriptionsUnitOfWork(UnitOfWork):
         super().commit()
         users, self._changed_users = self._changed_users, set()
         if users:
-            from kinobill.subscriptions.access import invalidate_after_commit
-
-            invalidate_after_commit(users)
+            self.after_commit(users)
 
     def rollback(self) -> None:
         super().rollback()

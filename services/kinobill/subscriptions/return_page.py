@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from kinobill.i18n import LocaleZone, negotiate
 from kinobill.i18n.templates import Templates
 from kinobill.runtime import get_runtime
-from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.subscriptions.bootstrap import unit_of_work
 
 return_router = APIRouter(tags=["user"])
 PAGES = Templates(Path(__file__).parent / "templates")
@@ -37,12 +37,8 @@ class ReturnPage:
     auto_renew: bool
 
 
-def return_url_for(subscription_id: uuid.UUID) -> str:
-    return f"{get_runtime().settings.subscriptions_public_url}/return/{subscription_id}"
-
-
 def _page(subscription_id: uuid.UUID) -> ReturnPage:
-    with SubscriptionsUnitOfWork(get_runtime().engine) as uow:
+    with unit_of_work()() as uow:
         sub = uow.subscriptions.get(subscription_id)
         plan = uow.plans.get(sub.plan_id) if sub is not None else None
     if sub is None:

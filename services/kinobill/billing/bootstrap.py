@@ -1,0 +1,56 @@
+"""Billing's composition root: the one place its services are built and wired to this process's
+runtime (engine, clock, settings, crash points) and to YooKassa.
+
+Routers, worker roles and the CLI take their services from here and nothing else builds them; the
+service layer itself never reads the runtime. A test builds the same classes by hand with a fake
+gateway (``tests/service``).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from functools import lru_cache
+
+from kinobill.billing.charges import ChargeCommands
+from kinobill.billing.payments import PaymentService
+from kinobill.billing.provider import YooKassaConfig, YooKassaGateway
+from kinobill.billing.refunds import RefundService
+from kinobill.billing.webhooks import NotificationHandler
+from kinobill.runtime import get_runtime
+
+
+@lru_cache(maxsize=1)
+def gateway() -> YooKassaGateway:
+    s = get_runtime().settings
+    return YooKassaGateway(
+        YooKassaConfig(
+            s.yookassa_shop_id, s.yookassa_secret_key, s.yookassa_api_url, timeout=s.yookassa_timeout_seconds
+        )
+    )
+
+
+def payment_service() -> PaymentService:
+    runtime = get_runtime()
+    return PaymentService(runtime.engine, gateway(), runtime.clock.now, crash_point=runtime.crash_point)
+
+
+def refund_service() -> RefundService:
+    runtime = get_runtime()
+    return RefundService(
+        runtime.engine,
+        gateway(),
+        runtime.clock.now,
+        public_url=runtime.settings.billing_public_url,
+        crash_point=runtime.crash_point,
+    )
+
+
+def notification_handler() -> NotificationHandler:
+    """YooKassa's webhooks: `payment.*` re-read and settled by the payments, `refund.*` by the refunds."""
+    return NotificationHandler(
+        get_runtime().engine, payment_service(), refunds=refund_service().handle_notification
+    )
+
+
+def charge_commands(pool: Executor) -> ChargeCommands:
+    return ChargeCommands(payment_service(), pool)
