@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     idempotency_lock_seconds: float = Field(default=30.0, alias="KINOBILL_IDEMPOTENCY_LOCK_SECONDS")
 
     # The renewal scheduler's policy as a JSON mapping (RenewalPolicy.from_mapping: interval, renewal_lead,
-    # reminder_days, batch_size, dunning_schedule, grace_period); empty = the defaults of DESIGN.md.
+    # reminder_days, batch_size, dunning_schedule, grace_period); empty = the defaults of docs/design.md.
     renewal_policy: str = Field(default="", alias="KINOBILL_RENEWAL_POLICY")
 
     abandon_purchase_after_seconds: float = Field(

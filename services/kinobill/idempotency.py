@@ -1,4 +1,4 @@
-"""Idempotency-Key handling, enforced by the database (DESIGN.md):
+"""Idempotency-Key handling, enforced by the database (docs/design.md):
 
 * same scope and key, same body → the stored status and body are replayed;
 * same key, another body → 422 `idempotency_key_reused`;

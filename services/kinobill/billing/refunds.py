@@ -13,7 +13,7 @@ Invariants kept here and by the schema:
 * Settling happens in ONE transaction: final status, `refunded_amount`, outbox event, e-mail. A refund
   already final never changes again (duplicate or forged notifications are no-ops).
 
-The amount follows DESIGN.md's rule through :func:`kinobill.domain.refunds.refund_amount`, with the
+The amount follows docs/design.md's rule through :func:`kinobill.domain.refunds.refund_amount`, with the
 test-clock-aware `now`. Billing knows what was paid (its payments table: the succeeded payment of the
 subscription's latest period); Subscriptions tells it the bounds of that period.
 """

@@ -1,6 +1,6 @@
 """Billing periods: calendar months or years counted from an anchor, anchor-preserving.
 
-Rule (DESIGN.md "Periods"): period ``k`` (0-based) runs from boundary ``k`` to boundary ``k + 1``,
+Rule (docs/design.md "Periods"): period ``k`` (0-based) runs from boundary ``k`` to boundary ``k + 1``,
 where boundary ``k`` is ``anchor + k months`` (``k * 12`` months for yearly plans) computed *from the
 anchor* — never from the previous boundary — with the day clamped to the target month's length.
 So a 31 Jan anchor gives 28/29 Feb, 31 Mar, 30 Apr, 31 May, ... (the 31st comes back), and a

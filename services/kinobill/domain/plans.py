@@ -1,6 +1,6 @@
 """Plans: prices, sale windows and codes.
 
-Rules (DESIGN.md "Plans"):
+Rules (docs/design.md "Plans"):
 
 * Both prices are kopecks, at least ``MIN_PRICE`` = 1.00 RUB (YooKassa's card minimum) and at most
   ``money.MAX_AMOUNT``. No relation between the monthly and yearly price is enforced.

@@ -1,6 +1,6 @@
 """Refunds: how much of the latest paid period goes back to the user.
 
-Rule (DESIGN.md "Refund"): only the latest paid period is refundable, and only while it lasts.
+Rule (docs/design.md "Refund"): only the latest paid period is refundable, and only while it lasts.
 
 * **Full** when asked within 7 × 24 h of the period's start. The boundary is *inclusive*:
   ``now - period_start <= FULL_REFUND_WINDOW`` is full, so exactly 7 days (604 800 s) after the start is

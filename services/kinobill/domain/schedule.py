@@ -1,6 +1,6 @@
 """The renewal timeline as data: when to remind, when to charge, how long access lasts after a failure.
 
-Rule (DESIGN.md "Renewal"), all offsets relative to the end of the current period (``period_end``):
+Rule (docs/design.md "Renewal"), all offsets relative to the end of the current period (``period_end``):
 
 * the **first charge attempt** is at ``period_end - renewal_lead``;
 * the **reminder** goes out ``reminder_days`` days before the first attempt (once per period);
