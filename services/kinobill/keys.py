@@ -8,8 +8,9 @@ Charge keys (``billing.payments.charge_key``, unique: one payment per intent):
 
 Refund keys (``billing.refunds.refund_key``, unique: one refund per request):
 
-* ``<caller>:<Idempotency-Key>``                 a refund asked over HTTP (:func:`of_caller`), e.g.
-  ``subscriptions:late:<payment>`` for a payment that arrived after its subscription ended;
+* ``<caller>:<Idempotency-Key>``                 a refund asked over HTTP (:func:`of_caller`): the
+  Idempotency-Key is ``refund-<uuid5>`` for a user's or operator's request (:func:`requested_refund`) or
+  ``late:<payment>`` for a payment that arrived after its subscription ended;
 * ``system:duplicate:<payment>``                 Billing returning a payment taken twice for one period.
 
 The formats are stored in rows and sent to YooKassa's journal; they never change shape.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import uuid
 
 RENEWAL_PREFIX = "renewal:"
+REQUESTED_REFUNDS = uuid.UUID("5b0f8a0e-3c1e-4b7a-9a53-6d2f1c0e7a11")  # namespace of derived refund keys
 DUPLICATE_REFUND_PREFIX = "system:duplicate:"
 
 
@@ -41,6 +43,12 @@ def renewal_charge(subscription_id: uuid.UUID | str, period_index: int, attempt:
 
 def is_renewal_charge(key: str) -> bool:
     return key.startswith(RENEWAL_PREFIX)
+
+
+def requested_refund(scope: str, subscription_id: uuid.UUID | str, key: str) -> str:
+    """The Idempotency-Key Subscriptions sends Billing for a refund a caller asked for (its scope and
+    Idempotency-Key): at most 64 characters, deterministic, so one request is always one Billing refund."""
+    return f"refund-{uuid.uuid5(REQUESTED_REFUNDS, f'{scope}|{subscription_id}|{key}').hex}"
 
 
 def late_payment_refund(payment_id: uuid.UUID | str) -> str:

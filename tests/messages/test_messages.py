@@ -95,6 +95,13 @@ def test_key_grammars_keep_their_stored_shape() -> None:
     assert keys.initial_charge(SUB) == f"initial:{SUB}"
     assert keys.renewal_charge(SUB, 3, 2) == f"renewal:{SUB}:3:2"
     assert keys.late_payment_refund(PAYMENT) == f"late:{PAYMENT}"
+    requested = keys.requested_refund("user:u1", SUB, "k1")
+    assert (
+        requested
+        == keys.requested_refund("user:u1", SUB, "k1")
+        != keys.requested_refund("user:u1", SUB, "k2")
+    )
+    assert requested.startswith("refund-") and len(requested) <= 64
     assert keys.duplicate_refund(PAYMENT) == f"system:duplicate:{PAYMENT}"
     assert keys.of_caller("subscriptions", keys.initial_charge(SUB)) == f"subscriptions:initial:{SUB}"
     assert keys.is_renewal_charge(keys.renewal_charge(SUB, 1, 0))

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from kinobill import keys
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
 from kinobill.errors import Conflict, NotFound
 from kinobill.events import SUBSCRIPTION_CHANGES
@@ -32,13 +33,6 @@ from kinobill.subscriptions.purchases import change_event, subscription_json
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 
 log = logging.getLogger(__name__)
-
-REFUND_KEYS = uuid.UUID("5b0f8a0e-3c1e-4b7a-9a53-6d2f1c0e7a11")  # namespace of derived Billing keys
-
-
-def billing_refund_key(scope: str, subscription_id: uuid.UUID, key: str) -> str:
-    """≤ 64 characters, deterministic: the same request always maps to the same Billing refund."""
-    return f"refund-{uuid.uuid5(REFUND_KEYS, f'{scope}|{subscription_id}|{key}').hex}"
 
 
 class Cancellations:
@@ -99,7 +93,7 @@ class Cancellations:
             self._check_refundable(sub, now)
         assert sub.period_index is not None and sub.current_period_start and sub.current_period_end
         refund = self.billing.create_refund(
-            billing_refund_key(scope, sub.id, key),
+            keys.requested_refund(scope, sub.id, key),
             {
                 "subscription_id": str(sub.id),
                 "user_id": str(sub.user_id),
