@@ -22,7 +22,7 @@ from kinobill.clock import TestClock
 from kinobill.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_runtime_dir
 from kinobill.security import LocalKeys, mint_service_token, mint_user_token
 from shop import Buyer, create_plan
-from support import Stack
+from support import Stack, private_database
 
 ensure_runtime_dir()
 # pgserver logs from an atexit hook, after pytest has closed its capture streams: keep it quiet.
@@ -71,20 +71,9 @@ def migrated_database(database_url: str) -> str:
 
 @pytest.fixture(scope="session")
 def operator_database(migrated_database: str) -> Iterator[str]:
-    """A private database on the session's server for operator tests: a pass takes every due subscription,
-    so only the ones a test inserts may be there (the shared one has other tests' and a worker's)."""
-    from kinobill import migrations
-
-    name = f"kb_operator_{uuid.uuid4().hex[:10]}"
-    server = sa.create_engine(migrated_database, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(migrated_database).set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    yield url
-    with server.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    server.dispose()
+    """A private database for operator tests (the shared one has other tests' rows and a worker's)."""
+    with private_database(migrated_database, "kb_operator") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Helpers for the tests: real service processes and waiting on conditions with a deadline."""
+"""Helpers for the tests: real service processes, waiting on conditions with a deadline, private databases."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import sqlalchemy as sa
 
 from yookassa_sandbox.testing import free_port as free_port  # re-exported: the one free-port helper
 from yookassa_sandbox.testing import start_sandbox
@@ -175,3 +178,23 @@ class Stack:
         for proc in self.processes.values():
             proc.stop()
         self.sandbox.stop()
+
+
+@contextmanager
+def private_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A database of its own on the session's server, migrated, dropped afterwards: for tests whose
+    passes take every row there is (a scheduler pass), so only the rows they insert may be there."""
+    from kinobill import migrations
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    server = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        with server.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()

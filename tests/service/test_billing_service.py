@@ -1,0 +1,140 @@
+"""Billing's service layer in-process: PaymentService and RefundService on a real Postgres, with the
+YooKassa gateway and the clock faked at their ports."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from kinobill import keys
+from kinobill.billing import tables as t
+from kinobill.billing.payments import NewPayment, PaymentService
+from kinobill.billing.refunds import RefundRequest, RefundService
+from kinobill.domain.errors import NothingToRefund
+from kinobill.domain.statuses import PaymentKind
+from kinobill.errors import ChargeKeyReused, ProviderUnavailable
+from kinobill.events import PAYMENT_RESULTS, REFUND_RESULTS
+from kinobill.messages import PaymentSettled, RefundSettled
+
+
+@pytest.fixture()
+def payments(service_engine: sa.Engine, gateway: Any, now: Any) -> PaymentService:
+    return PaymentService(service_engine, gateway, now)
+
+
+@pytest.fixture()
+def refunds(service_engine: sa.Engine, gateway: Any, now: Any) -> RefundService:
+    return RefundService(service_engine, gateway, now, public_url="https://billing.test")
+
+
+def first_payment(**overrides: Any) -> NewPayment:
+    subscription = overrides.pop("subscription_id", uuid.uuid4())
+    fields: dict[str, Any] = {
+        "subscription_id": subscription,
+        "user_id": uuid.uuid4(),
+        "user_email": "buyer@example.com",
+        "period_index": 0,
+        "kind": PaymentKind.INITIAL,
+        "charge_key": keys.of_caller("subscriptions", keys.initial_charge(subscription)),
+        "amount": 29_900,
+        "description": "Kinobill Cinema, 1 month",
+        "return_url": "https://kb.test/return",
+    }
+    return NewPayment(**{**fields, **overrides})
+
+
+def results(engine: sa.Engine, stream: str, subscription_id: uuid.UUID) -> list[dict]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.outbox.c.payload).where(t.outbox.c.stream == stream).order_by(t.outbox.c.id)
+        )
+        return [p for (p,) in rows if p["subscription_id"] == str(subscription_id)]
+
+
+def test_one_intent_is_one_payment_and_one_provider_call(payments, gateway):
+    request = first_payment()
+    created = payments.create(request)
+    again = payments.create(request)
+    assert again["id"] == created["id"] and created["status"] == "pending"
+    assert created["confirmation_url"].startswith("https://yookassa.test/")
+    assert gateway.create_calls == [created["id"]]  # the row id is YooKassa's Idempotence-Key
+
+
+def test_the_same_charge_key_for_another_amount_is_refused(payments):
+    request = first_payment()
+    payments.create(request)
+    with pytest.raises(ChargeKeyReused):
+        payments.create(first_payment(subscription_id=request.subscription_id, amount=34_900))
+
+
+def test_an_unknown_outcome_keeps_the_row_and_the_reconciler_repeats_the_same_key(payments, gateway, now):
+    gateway.unknown = 1
+    request = first_payment()
+    with pytest.raises(ProviderUnavailable):
+        payments.create(request)
+    (row,) = payments.list_for_subscription(request.subscription_id)
+    assert row.status == "pending" and row.provider_payment_id is None
+    payments.reconcile_payment(row.id)
+    assert gateway.create_calls == [str(row.id), str(row.id)]
+    assert payments.get(row.id).provider_payment_id is not None
+
+
+def test_settling_records_once_and_announces_the_result_in_kopecks(payments, gateway, service_engine, now):
+    request = first_payment()
+    created = payments.create(request)
+    paid = gateway.complete(created["provider_payment_id"])
+    settled = payments.apply_provider_object(uuid.UUID(created["id"]), paid)
+    payments.apply_provider_object(uuid.UUID(created["id"]), paid)  # a duplicated notification
+    assert settled.status == "succeeded" and settled.saved_payment_method_id == paid["payment_method"]["id"]
+    (event,) = [
+        PaymentSettled.from_json(p) for p in results(service_engine, PAYMENT_RESULTS, request.subscription_id)
+    ]
+    assert event.succeeded and event.amount == 29_900 and event.paid_at == now()
+    assert event.payment_method_id == paid["payment_method"]["id"]
+
+
+def test_a_saved_card_charge_settles_in_the_create_call(payments, service_engine):
+    subscription = uuid.uuid4()
+    renewal = first_payment(
+        subscription_id=subscription,
+        period_index=1,
+        kind=PaymentKind.RENEWAL,
+        charge_key=keys.renewal_charge(subscription, 1, 0),
+        payment_method_id="pm-saved",
+        return_url=None,
+    )
+    assert payments.create(renewal)["status"] == "succeeded"
+    (event,) = [PaymentSettled.from_json(p) for p in results(service_engine, PAYMENT_RESULTS, subscription)]
+    assert (event.kind, event.period_index, event.amount) == ("renewal", 1, 29_900)
+
+
+def test_a_refund_follows_the_rule_and_never_exceeds_what_was_paid(
+    payments, refunds, gateway, service_engine, now
+):
+    request = first_payment()
+    created = payments.create(request)
+    payments.apply_provider_object(uuid.UUID(created["id"]), gateway.complete(created["provider_payment_id"]))
+    start = now()
+    now.advance(timedelta(days=10))  # past the full-refund week: pro rata
+    ask = RefundRequest(
+        subscription_id=request.subscription_id,
+        user_id=request.user_id,
+        refund_key=keys.of_caller("subscriptions", "r1"),
+        period_index=0,
+        period_start=start,
+        period_end=start + timedelta(days=28),
+        requested_by="user",
+    )
+    refund = refunds.create(ask)
+    assert refund["status"] == "succeeded"
+    assert refund["amount"] == "192.21"  # 299.00 × 18/28, rounded down to the kopeck
+    (event,) = [
+        RefundSettled.from_json(p) for p in results(service_engine, REFUND_RESULTS, request.subscription_id)
+    ]
+    assert event.amount == 19_221 and event.ends_subscription
+    with pytest.raises(NothingToRefund):
+        refunds.create(RefundRequest(**{**ask.__dict__, "refund_key": keys.of_caller("subscriptions", "r2")}))
