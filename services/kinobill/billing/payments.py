@@ -27,8 +27,9 @@ from kinobill.billing import notifications as n
 from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
 from kinobill.billing.reconciling import reconcile_due
-from kinobill.domain.money import format_rub, parse_rub
-from kinobill.domain.statuses import PaymentKind, PaymentStatus, payment_status_from_provider
+from kinobill.domain.money import format_rub
+from kinobill.domain.payment import Phase, advance, phase_of
+from kinobill.domain.statuses import PaymentKind, PaymentStatus
 from kinobill.errors import ApplicationError, ChargeKeyReused, ProviderUnavailable
 from kinobill.events import PAYMENT_RESULTS
 from kinobill.i18n.readers import reader_of
@@ -103,10 +104,10 @@ class PaymentService:
 
     def create(self, request: NewPayment) -> dict[str, Any]:
         row = self._insert_or_get(request)
-        if row.status != PaymentStatus.PENDING:
+        phase = phase_of(row.status, row.provider_payment_id)
+        if phase == Phase.SETTLED:
             self.republish([row])
-            return payment_json(row)
-        if row.provider_payment_id:
+        if phase != Phase.RECORDED:
             return payment_json(row)
         return payment_json(self.submit(row))
 
@@ -114,7 +115,7 @@ class PaymentService:
         """The same charge asked again for a final payment: its result event goes out again. The first
         one may have been lost with Redis' data after the outbox marked it published; the consumer is
         idempotent, so a second copy changes nothing when the first arrived."""
-        final = [row for row in rows if row.status != PaymentStatus.PENDING]
+        final = [row for row in rows if phase_of(row.status, row.provider_payment_id) == Phase.SETTLED]
         if final:
             with self.engine.begin() as conn:
                 add_events(conn, t.outbox, PAYMENT_RESULTS, [self._announcement(row)[0] for row in final])
@@ -124,7 +125,11 @@ class PaymentService:
         """The result events of a subscription's final payments, oldest first: what the stream carried,
         read from the record (Subscriptions' backstop applies them when the stream lost them)."""
         rows = reversed(self.list_for_subscription(subscription_id))
-        return [self._announcement(row)[0] for row in rows if row.status != PaymentStatus.PENDING]
+        return [
+            self._announcement(row)[0]
+            for row in rows
+            if phase_of(row.status, row.provider_payment_id) == Phase.SETTLED
+        ]
 
     def _insert_or_get(self, request: NewPayment) -> Any:
         now = self.now()
@@ -229,8 +234,7 @@ class PaymentService:
             row.id: row
             for row in rows
             if not isinstance(row, ApplicationError)
-            and row.status == PaymentStatus.PENDING
-            and not row.provider_payment_id
+            and phase_of(row.status, row.provider_payment_id) == Phase.RECORDED
         }
         submitted = self.submit_many(list(todo.values()), pool) if todo else {}
         self.republish([row for row in rows if not isinstance(row, ApplicationError)])
@@ -371,27 +375,30 @@ class PaymentService:
         Returns the row as it is now and whether it became final here (event and e-mail written, or
         appended to `announcements` for the caller to write in the same transaction)."""
         payment_id = row.id
-        if row.status != PaymentStatus.PENDING:
-            return row, False  # final states never change: duplicates and late news are no-ops
+        step = advance(
+            status=row.status,
+            amount=row.amount,
+            provider_payment_id=row.provider_payment_id,
+            view=provider,
+            rejected=rejected is not None,
+        )
+        if step.action == "ignore":
+            if step.why != "final":  # final states never change: duplicates and late news are no-ops
+                log.error(
+                    "provider view %s not applied to payment %s: %s",
+                    (provider or {}).get("id"),
+                    payment_id,
+                    step.why,
+                )
+            return row, False
         values: dict[str, Any] = {"updated_at": now}
         if attempted:
             values["provider_attempts"] = t.payments.c.provider_attempts + 1
-        reason: str | None
-        party: str | None
+        new_status, reason, party = step.status, step.reason, step.party
         if rejected is not None:
-            new_status, reason, party = PaymentStatus.CANCELED, "rejected_by_provider", "merchant"
             values["last_error"] = rejected[:500]
         else:
             assert provider is not None
-            if row.provider_payment_id and provider.get("id") != row.provider_payment_id:
-                log.error("provider object %s does not belong to payment %s", provider.get("id"), payment_id)
-                return row, False
-            if parse_rub(str(provider["amount"]["value"])) != row.amount:
-                log.error("provider amount %s differs from payment %s", provider["amount"], payment_id)
-                return row, False
-            new_status = payment_status_from_provider(str(provider["status"]))
-            details = provider.get("cancellation_details") or {}
-            reason, party = details.get("reason"), details.get("party")
             confirmation = provider.get("confirmation") or {}
             values.update(
                 provider_payment_id=provider["id"],
@@ -522,10 +529,11 @@ class PaymentService:
     def reconcile_payment(self, payment_id: uuid.UUID) -> bool:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id)).one()
-        if row.status != PaymentStatus.PENDING:
+        phase = phase_of(row.status, row.provider_payment_id)
+        if phase == Phase.SETTLED:
             return False
         try:
-            if row.provider_payment_id is None:
+            if phase == Phase.RECORDED:
                 # The create call's outcome is unknown: repeating it with the same key is safe.
                 result = self.submit(row)
             else:
@@ -536,7 +544,7 @@ class PaymentService:
             self._note_unknown(row.id, str(exc))
             return False
         except ProviderRejected as exc:
-            if row.provider_payment_id is None:
+            if phase == Phase.RECORDED:
                 result = self._settle(row.id, None, rejected=str(exc))
             else:
                 self._note_unknown(row.id, str(exc))
