@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from access.conftest import PATH, purchase
 from kinobill.events import SUBSCRIPTION_CHANGES
+from kinobill.messages import SubscriptionChanged
 from kinobill.subscriptions.access import entry_key, generation_key
 from shop import DECLINED_CARD, Buyer
 from support import wait_until
@@ -79,7 +80,9 @@ def test_the_change_stream_alone_invalidates_through_the_access_cache_worker(aut
     active(auth, user)
     assert redis_client.exists(entry_key(user)) == 1
     generation = int(redis_client.get(generation_key(user)) or 0)
-    payload = {"user_id": user, "subscription_id": str(uuid.uuid4()), "event": "activated", "at": "x"}
+    payload = SubscriptionChanged(
+        user_id=buyer.user_id, subscription_id=uuid.uuid4(), event="activated", at=datetime.now(UTC)
+    ).to_json()
     redis_client.xadd(SUBSCRIPTION_CHANGES, {**payload, "payload": json.dumps(payload)})
     wait_until(lambda: redis_client.exists(entry_key(user)) == 0, message="the access-cache worker")
     assert int(redis_client.get(generation_key(user))) == generation + 1
