@@ -13,6 +13,7 @@ import json
 from functools import cached_property
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
 
@@ -22,7 +23,10 @@ MAX_PAGES = 200
 
 def planner_estimate(queryset: Any) -> int:
     """Rows the planner expects the query to return (``EXPLAIN (FORMAT JSON)``), no execution."""
-    sql, params = queryset.query.sql_with_params()
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # e.g. a search that cannot match: no rows, nothing to ask
+        return 0
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]

@@ -53,7 +53,8 @@ def browser_page():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # a Russian reader's browser: the admin answers in Russian (its default anyway)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ru-RU")
         page.set_default_timeout(15_000)
         yield page
         browser.close()
