@@ -590,7 +590,23 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 
 
 class MoneyAdmin(ReadOnlyAdmin):
+    """Payments and refunds: CSV export, the subscription, YooKassa's object and its notifications."""
+
     actions = ["export_csv"]
+    provider_id_field = ""
+
+    @admin.display(description=gettext_lazy("subscription"))
+    def subscription_link(self, obj: Payment | Refund) -> str:
+        url = reverse("admin:kinobill_admin_subscription_change", args=[obj.subscription_id])
+        return format_html('<a href="{}">{}</a>', url, obj.subscription_id)
+
+    @admin.display(description=gettext_lazy("YooKassa's object"))
+    def provider_object_pretty(self, obj: Payment | Refund) -> str:
+        return pretty_json(obj.provider_object)
+
+    @admin.display(description=gettext_lazy("provider notifications"))
+    def notifications(self, obj: Payment | Refund) -> str:
+        return notifications_table([getattr(obj, self.provider_id_field) or ""])
 
     def change_view(
         self,
@@ -653,6 +669,7 @@ class PaymentAdmin(MoneyAdmin):
     )
     amount_rub = rub("amount", gettext_lazy("amount"))
     refunded_rub = rub("refunded_amount", gettext_lazy("refunded"))
+    provider_id_field = "provider_payment_id"
 
     def search_q(self, term: str) -> Q | None:
         as_id = as_uuid(term)
@@ -661,19 +678,6 @@ class PaymentAdmin(MoneyAdmin):
         if "@" in term:
             return Q(user_email__iexact=term)
         return Q(provider_payment_id=term)
-
-    @admin.display(description=gettext_lazy("subscription"))
-    def subscription_link(self, obj: Payment) -> str:
-        url = reverse("admin:kinobill_admin_subscription_change", args=[obj.subscription_id])
-        return format_html('<a href="{}">{}</a>', url, obj.subscription_id)
-
-    @admin.display(description=gettext_lazy("YooKassa's object"))
-    def provider_object_pretty(self, obj: Payment) -> str:
-        return pretty_json(obj.provider_object)
-
-    @admin.display(description=gettext_lazy("provider notifications"))
-    def notifications(self, obj: Payment) -> str:
-        return notifications_table([obj.provider_payment_id or ""])
 
 
 @admin.register(Refund)
@@ -724,6 +728,7 @@ class RefundAdmin(MoneyAdmin):
         "cancellation_reason",
     )
     amount_rub = rub("amount", gettext_lazy("amount"))
+    provider_id_field = "provider_refund_id"
 
     def search_q(self, term: str) -> Q | None:
         as_id = as_uuid(term)
@@ -738,19 +743,6 @@ class RefundAdmin(MoneyAdmin):
     def payment_link(self, obj: Refund) -> str:
         url = reverse("admin:kinobill_admin_payment_change", args=[obj.payment_id])
         return format_html('<a href="{}">{}</a>', url, obj.payment_id)
-
-    @admin.display(description=gettext_lazy("subscription"))
-    def subscription_link(self, obj: Refund) -> str:
-        url = reverse("admin:kinobill_admin_subscription_change", args=[obj.subscription_id])
-        return format_html('<a href="{}">{}</a>', url, obj.subscription_id)
-
-    @admin.display(description=gettext_lazy("YooKassa's object"))
-    def provider_object_pretty(self, obj: Refund) -> str:
-        return pretty_json(obj.provider_object)
-
-    @admin.display(description=gettext_lazy("provider notifications"))
-    def notifications(self, obj: Refund) -> str:
-        return notifications_table([obj.provider_refund_id or ""])
 
 
 def pretty_json(value: Any) -> str:

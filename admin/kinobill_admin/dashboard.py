@@ -3,9 +3,9 @@ what is stuck. "Now" is the services' clock (the shared test clock outside produ
 
 Sized for production: each figure reads an index range (last 30 days of succeeded payments, refunds,
 failed renewals; pending rows; unsent e-mails), never a whole table; on a big table the per-day totals of
-closed days are cached (per process), so a view reads the last two or three days. Active subscriptions per plan are
-counted exactly while the table is small and estimated by the planner (extended statistics on
-status and plan) once it holds more than ``EXACT_ACTIVE_UP_TO`` rows.
+closed days are cached (per process), so a view reads the last two or three days. Active subscriptions
+per plan are counted exactly while the table is small and estimated by the planner (extended statistics
+on status and plan) once it holds more than ``EXACT_ACTIVE_UP_TO`` rows.
 """
 
 from __future__ import annotations
