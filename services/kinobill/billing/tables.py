@@ -116,7 +116,7 @@ outbox = outbox_table(SCHEMA)
 idempotency_keys = idempotency_keys_table(SCHEMA)
 emails = emails_table(SCHEMA)
 
-# The admin's change lists, searches and dashboard at production size (migration 0006).
+# The admin's change lists, searches and dashboard at production size (migration 0007).
 sa.Index("ix_payments_created", payments.c.created_at, payments.c.id)
 sa.Index("ix_payments_status_created", payments.c.status, payments.c.created_at, payments.c.id)
 sa.Index("ix_payments_kind_created", payments.c.kind, payments.c.created_at, payments.c.id)

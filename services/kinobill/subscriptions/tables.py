@@ -112,7 +112,7 @@ outbox = outbox_table(SCHEMA)
 idempotency_keys = idempotency_keys_table(SCHEMA)
 emails = emails_table(SCHEMA)
 
-# The admin's change lists, searches and dashboard at production size (migration 0006; it also creates
+# The admin's change lists, searches and dashboard at production size (migration 0007; it also creates
 # the extended statistics subscriptions.st_subscriptions_status_plan on (status, plan_id)).
 sa.Index("ix_subscriptions_created", subscriptions.c.created_at, subscriptions.c.id)
 sa.Index(
