@@ -7,8 +7,9 @@ this process with the admin's real settings; a `support` staff user opens, throu
 * the dashboard (the admin index);
 * every change list, then the same list with each filter (each fixed choice, a date range, a plan), with a
   search (an id, an e-mail, a provider id), and page 2;
-* every detail page (a subscription with its periods, payments, refunds, e-mails, notifications and
-  staff actions; a payment with its refunds; a refund; a plan; a notification; an e-mail; an audit entry).
+* every detail page with rows in the seed (a subscription with its periods, payments, refunds, e-mails,
+  notifications and staff actions; a payment with its refunds; a refund; a plan; an audit entry). The seed
+  has no webhook notifications or e-mails: their lists are opened, empty.
 
 Each page is opened once to warm up, then ``--repeat`` times; the table shows p50 and p95 in ms and the
 rows the page reported. A page past the last one must answer 400 (checked, not timed).
@@ -107,13 +108,14 @@ def pages(samples: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
         ("payment", "payment_id"),
         ("refund", "refund_id"),
         ("plan", "plan_id"),
+        ("auditentry", "audit_id"),
     ):
         out.append((f"{name} detail", f"{model(name)}{samples[key]}/change/", {}))
     return out
 
 
 def collect_samples() -> dict[str, Any]:
-    from kinobill_admin.models import Payment, Plan, Refund, Subscription
+    from kinobill_admin.models import AuditEntry, Payment, Plan, Refund, Subscription
 
     sub = (
         Subscription.objects.filter(status="active")
@@ -123,7 +125,11 @@ def collect_samples() -> dict[str, Any]:
     payment = Payment.objects.filter(subscription_id=sub.id).order_by("period_index").first()
     refund = Refund.objects.order_by("created_at", "id").select_related("payment").first()
     assert payment is not None and refund is not None, "seed first: loadtests/admin_seed.py"
+    audit = AuditEntry.objects.create(
+        actor_name="bench", action="subscription.reconcile", target_type="subscription", target_id=str(sub.id)
+    )
     return {
+        "audit_id": str(audit.id),
         "plan_id": str(Plan.objects.get(code="premium").id),
         "subscription_id": str(sub.id),
         "user_id": str(sub.user_id),

@@ -16,6 +16,7 @@ class KinobillAdminSite(admin.AdminSite):
     site_title = _("Kinobill")
     index_title = _("Dashboard")
     index_template = "admin/kinobill_index.html"
+    site_url = None  # no public site to link to
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         from kinobill_admin.dashboard import dashboard_context
