@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import BadRequest, PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -202,6 +202,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
             for row in queryset[:EXPORT_LIMIT].iterator(chunk_size=2000)
         )
         return csv_response(f"{opts.model_name}s", self.csv_columns, rows)
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        # Django filters pk__in=<the ticked ids> as given; a malformed one would be a 500
+        for value in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME):
+            try:
+                self.model._meta.pk.to_python(value)
+            except (ValidationError, ValueError) as exc:
+                raise BadRequest(_("A selected row id is not valid: %(id)r") % {"id": value[:60]}) from exc
+        return super().response_action(request, queryset)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -114,6 +114,9 @@ def test_bad_filter_values_pages_and_dates_are_a_clear_4xx_never_a_500(support_c
     assert support_client.get(admin_url("auditentry"), {"at__year": "99999"}).status_code == 400
     for model in ("subscription", "payment", "refund", "subscriptionemail"):
         assert support_client.get(admin_url(model, "not-a-uuid", "change")).status_code in (302, 404)
+    for bad_id in ("not-a-uuid", "\x00", "9" * 40):  # a ticked row id that is not one
+        refused = action(support_client, "payment", "export_csv", [bad_id])
+        assert refused.status_code == 400, bad_id
     assert support_client.get(admin_url("providernotification", "1" * 40, "change")).status_code in (302, 404)
 
 
