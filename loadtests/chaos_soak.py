@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 import redis
 import sqlalchemy as sa
@@ -191,24 +191,27 @@ class Soak:
             self.redis.process.wait(10)
             self.redis.start()
         else:
-            pid = self.postgres._server.get_pid()
-            if pid:
-                os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    self.postgres._server.ensure_postgres_running()
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)  # orphaned backends release shared memory
+            self.restart_postgres()
         while not self.healthy(target) and time.monotonic() - fault.at < 120:
             time.sleep(0.1)
         fault.restart_s = time.monotonic() - fault.at
         return fault
 
-    def run(self, seconds: float, interval: float, buyers: int) -> None:
+    def restart_postgres(self) -> None:
+        """kill -9 the postmaster; once it and its backends are gone (or zombies: nothing reaps them in
+        some containers, and postgres would take a zombie's pid file for a live server), start it again."""
+        server = self.postgres._server
+        postmaster = psutil.Process(server.get_pid())
+        family = [postmaster, *postmaster.children()]
+        postmaster.kill()
+        deadline = time.monotonic() + 30
+        while not all(gone_or_zombie(p) for p in family) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for lock in (server.pgdata / "postmaster.pid", *server.pgdata.glob(".s.PGSQL.*.lock")):
+            lock.unlink(missing_ok=True)
+        server.ensure_postgres_running()
+
+    def run(self, seconds: float, interval: float, buyers: int, targets: list[str]) -> None:
         threads = [threading.Thread(target=self.buyer_loop, daemon=True) for _ in range(buyers)]
         for thread in threads:
             thread.start()
@@ -217,7 +220,7 @@ class Soak:
             self.stop.wait(interval * self.random.uniform(0.5, 1.5))
             if time.monotonic() >= end:
                 break
-            fault = self.kill_and_restart(self.random.choice(TARGETS))
+            fault = self.kill_and_restart(self.random.choice(targets))
             self.faults.append(fault)
             print(f"  {fault.target:<13} killed, back in {fault.restart_s:.1f}s", flush=True)
         self.stop.set()
@@ -231,6 +234,13 @@ class Soak:
         self.stack.stop_all()
         self.redis.stop()
         self.postgres.stop()
+
+
+def gone_or_zombie(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def summary(values: list[float]) -> str:
@@ -249,6 +259,7 @@ def main() -> int:
     parser.add_argument("--buyers", type=int, default=2, help="concurrent buyers")
     parser.add_argument("--settle", type=float, default=240.0, help="seconds allowed to finish afterwards")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--targets", default=",".join(TARGETS), help="what may be killed (comma-separated)")
     args = parser.parse_args()
     ensure_runtime_dir()
     home = Path(tempfile.mkdtemp(prefix="kb-soak-"))
@@ -259,7 +270,7 @@ def main() -> int:
             f"soak: {args.seconds:.0f}s, a kill -9 every ~{args.interval:.0f}s, {args.buyers} buyers ({home})"
         )
         started = time.monotonic()
-        soak.run(args.seconds, args.interval, args.buyers)
+        soak.run(args.seconds, args.interval, args.buyers, args.targets.split(","))
         print(f"load stopped after {time.monotonic() - started:.0f}s; settling (at most {args.settle:.0f}s)")
         settle_from = time.monotonic()
         records = Records(soak.engine, soak.stack.sandbox, soak.stack.mailbox_url)
