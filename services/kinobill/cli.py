@@ -63,8 +63,16 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from kinobill.config import Environment, get_settings
     from kinobill.security import LocalKeys, mint_service_token, mint_user_token
 
+    if get_settings().kinobill_env is Environment.PRODUCTION:
+        print(
+            "kinobill token refuses to mint tokens when KINOBILL_ENV=production: "
+            "production tokens come from Auth and the platform's secret store",
+            file=sys.stderr,
+        )
+        return 2
     keys = LocalKeys(_home() / "keys").ensure()
     if args.service:
         print(mint_service_token(keys.service_private.read_bytes(), args.service, ttl=args.ttl))
@@ -201,6 +209,8 @@ def cmd_streams(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from kinobill.security import Caller
+
     parser = argparse.ArgumentParser(prog="kinobill", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -218,7 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="print a JWT the local stack accepts")
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", help="user id (UUID): a user token with sub=<id>")
-    who.add_argument("--service", help="service name: an internal service token")
+    who.add_argument(
+        "--service",
+        choices=[str(c) for c in Caller],
+        help="service identity: an internal service token (each internal endpoint accepts some of them)",
+    )
     token.add_argument("--email", help="the user's e-mail (where their mail goes)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.add_argument("--locale", help="the user's language claim, e.g. ru or en-GB")

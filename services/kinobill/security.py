@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import jwt
@@ -44,6 +45,15 @@ class UserPrincipal:
 @dataclass(frozen=True)
 class ServicePrincipal:
     name: str
+
+
+class Caller(StrEnum):
+    """The service identities (a service token's `sub` is `service:<value>`); see kinobill.callers."""
+
+    ADMIN = "admin"
+    SUBSCRIPTIONS = "subscriptions"
+    BILLING = "billing"
+    AUTH = "auth"
 
 
 class TokenVerifier:

@@ -30,9 +30,7 @@ from kinobill.runtime import get_runtime
 from kinobill.security import (
     AuthenticationError,
     InvalidEmailClaim,
-    ServicePrincipal,
     UserPrincipal,
-    service_from_claims,
     user_from_claims,
 )
 from kinobill.transient import is_transient
@@ -217,16 +215,6 @@ def user_dependency(verifier: Callable[[], TokenDecoder]) -> Callable[[Request],
     return current_user
 
 
-def service_dependency(verifier: Callable[[], TokenDecoder]) -> Callable[[Request], ServicePrincipal]:
-    def current_service(request: Request) -> ServicePrincipal:
-        try:
-            return service_from_claims(verifier().decode(bearer_token(request)))
-        except AuthenticationError as exc:
-            raise ApiError(401, "unauthorized", f"invalid service token: {exc}") from exc
-
-    return current_service
-
-
 def idempotency_key_header(request: Request) -> str:
     key = request.headers.get("idempotency-key", "").strip()
     if not key:
@@ -238,9 +226,7 @@ def idempotency_key_header(request: Request) -> str:
 
 IdempotencyKey = Annotated[str, Depends(idempotency_key_header)]
 CurrentUser = Annotated[UserPrincipal, Depends(user_dependency(lambda: get_runtime().user_tokens))]
-CurrentService = Annotated[
-    ServicePrincipal, Depends(service_dependency(lambda: get_runtime().service_tokens))
-]
+# Internal endpoints take the caller they accept from kinobill.callers (AdminCaller, ...).
 
 
 def add_operational_routes(

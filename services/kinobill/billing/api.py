@@ -14,6 +14,7 @@ from pydantic import Field, StrictInt, StrictStr
 from kinobill.billing.payments import NewPayment, PaymentService, payment_json
 from kinobill.billing.provider import YooKassaConfig, YooKassaGateway
 from kinobill.billing.webhooks import NotificationHandler, SourceFilter, parse_networks
+from kinobill.callers import SubscriptionsCaller
 from kinobill.config import Environment
 from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.money import parse_rub
@@ -21,7 +22,7 @@ from kinobill.domain.statuses import PaymentKind
 from kinobill.i18n.locales import supported_locale, valid_zone
 from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
-from kinobill.web import ApiError, CurrentService, CurrentUser, IdempotencyKey, StrictModel, error_response
+from kinobill.web import ApiError, CurrentUser, IdempotencyKey, StrictModel, error_response
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +72,7 @@ class PaymentCreate(StrictModel):
 
 
 @internal_router.post("/payments", status_code=201)
-def create_payment(body: PaymentCreate, service: CurrentService, key: IdempotencyKey) -> JSONResponse:
+def create_payment(body: PaymentCreate, service: SubscriptionsCaller, key: IdempotencyKey) -> JSONResponse:
     """Create a payment (row first, then YooKassa). The Idempotency-Key is also the charge key."""
     if body.kind == "renewal" and not body.payment_method_id:
         raise ApiError(422, "payment_method_required", "a renewal charges a saved payment method")
@@ -99,21 +100,21 @@ def create_payment(body: PaymentCreate, service: CurrentService, key: Idempotenc
 
 
 @internal_router.get("/payments")
-def list_payments_of_subscription(subscription_id: uuid.UUID, _: CurrentService) -> dict:
+def list_payments_of_subscription(subscription_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
     """Every payment of one subscription, newest first (what Subscriptions' reconciler asks)."""
     rows = payment_service().list_for_subscription(subscription_id)
     return {"items": [payment_json(r) for r in rows], "next_cursor": None}
 
 
 @internal_router.get("/payment-results")
-def payment_results_of_subscription(subscription_id: uuid.UUID, _: CurrentService) -> dict:
+def payment_results_of_subscription(subscription_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
     """The result events of a subscription's final payments, as the stream carries them (Subscriptions'
     backstop asks when an event may have been lost with Redis' data)."""
     return {"items": payment_service().results_of(subscription_id)}
 
 
 @internal_router.get("/payments/{payment_id}")
-def get_payment_internal(payment_id: uuid.UUID, _: CurrentService) -> dict:
+def get_payment_internal(payment_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
     row = payment_service().get(payment_id)
     if row is None:
         raise ApiError(404, "payment_not_found", "no such payment")

@@ -27,6 +27,7 @@ from kinobill.billing import notifications as n
 from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
 from kinobill.billing.reconciling import reconcile_due
+from kinobill.billing.saved_methods import saved_for_user
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.statuses import PaymentKind, PaymentStatus, payment_status_from_provider
 from kinobill.events import PAYMENT_RESULTS
@@ -128,6 +129,12 @@ class PaymentService:
     def _insert_or_get(self, request: NewPayment) -> Any:
         now = self.now()
         with self.engine.begin() as conn:
+            if request.payment_method_id and not saved_for_user(
+                conn, request.payment_method_id, request.user_id
+            ):
+                raise ApiError(
+                    403, "payment_method_not_owned", "this payment method was not saved by this user"
+                )
             row = conn.execute(
                 insert(t.payments)
                 .values(

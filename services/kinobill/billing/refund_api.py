@@ -23,8 +23,9 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, StrictBool, StrictInt
 
 from kinobill.billing.refunds import RefundRequest, RefundService
+from kinobill.callers import SubscriptionsCaller
 from kinobill.runtime import get_runtime
-from kinobill.web import ApiError, CurrentService, CurrentUser, IdempotencyKey, StrictModel
+from kinobill.web import ApiError, CurrentUser, IdempotencyKey, StrictModel
 
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
@@ -55,7 +56,7 @@ class RefundCreate(StrictModel):
 
 
 @internal_router.post("/refunds", status_code=202)
-def create_refund(body: RefundCreate, service: CurrentService, key: IdempotencyKey) -> JSONResponse:
+def create_refund(body: RefundCreate, service: SubscriptionsCaller, key: IdempotencyKey) -> JSONResponse:
     """Refund the latest paid period by the rule (row first, then YooKassa). The key is the refund key."""
     if body.full:
         if body.requested_by != "system" or body.payment_id is None:
@@ -83,7 +84,7 @@ def create_refund(body: RefundCreate, service: CurrentService, key: IdempotencyK
 
 
 @internal_router.get("/refunds/{refund_id}")
-def get_refund_internal(refund_id: uuid.UUID, _: CurrentService) -> dict:
+def get_refund_internal(refund_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
     service = refund_service()
     row = service.get(refund_id)
     if row is None:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, StrictStr, field_validator
 
+from kinobill.callers import AdminCaller, BillingCaller
 from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.errors import DomainError
 from kinobill.domain.money import parse_rub
@@ -22,11 +23,12 @@ from kinobill.runtime import get_runtime
 from kinobill.security import UserPrincipal
 from kinobill.subscriptions import tables
 from kinobill.subscriptions.billing_client import BillingClient
+from kinobill.subscriptions.confirmed_results import PaymentResultNotConfirmed, confirmed_result
 from kinobill.subscriptions.plans import PlanCatalogue, PlanInput
 from kinobill.subscriptions.purchases import Purchases, subscription_json
 from kinobill.subscriptions.renewals import renewal_policy
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel
+from kinobill.web import ApiError, CurrentUser, IdempotencyKey, StrictModel
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 
@@ -89,12 +91,12 @@ def list_plans_on_sale(_: CurrentUser, cursor: str | None = None, limit: Limit =
 
 
 @internal_router.get("/plans")
-def list_all_plans(_: CurrentService, cursor: str | None = None, limit: Limit = 50) -> dict:
+def list_all_plans(_: AdminCaller, cursor: str | None = None, limit: Limit = 50) -> dict:
     return catalogue().list(on_sale_only=False, cursor=cursor, limit=limit)
 
 
 @internal_router.post("/plans", status_code=201)
-def create_plan(body: PlanCreate, _: CurrentService) -> dict:
+def create_plan(body: PlanCreate, _: AdminCaller) -> dict:
     start: datetime = body.sale_start or get_runtime().clock.now()
     return catalogue().create(
         PlanInput(
@@ -110,12 +112,12 @@ def create_plan(body: PlanCreate, _: CurrentService) -> dict:
 
 
 @internal_router.get("/plans/{plan_id}")
-def get_plan(plan_id: uuid.UUID, _: CurrentService) -> dict:
+def get_plan(plan_id: uuid.UUID, _: AdminCaller) -> dict:
     return catalogue().get(plan_id)
 
 
 @internal_router.patch("/plans/{plan_id}")
-def update_plan(plan_id: uuid.UUID, body: PlanUpdate, _: CurrentService) -> dict:
+def update_plan(plan_id: uuid.UUID, body: PlanUpdate, _: AdminCaller) -> dict:
     changes = body.model_dump(exclude_unset=True)
     for required in ("code", "name", "description", "price_month", "price_year", "sale_start"):
         if required in changes and changes[required] is None:
@@ -127,13 +129,13 @@ def update_plan(plan_id: uuid.UUID, body: PlanUpdate, _: CurrentService) -> dict
 
 
 @internal_router.post("/plans/{plan_id}/end-sale")
-def end_plan_sale(plan_id: uuid.UUID, _: CurrentService) -> dict:
+def end_plan_sale(plan_id: uuid.UUID, _: AdminCaller) -> dict:
     """Take the plan off sale now. Existing subscriptions are not touched."""
     return catalogue().end_sale(plan_id)
 
 
 @internal_router.delete("/plans/{plan_id}", status_code=204)
-def delete_plan(plan_id: uuid.UUID, _: CurrentService) -> Response:
+def delete_plan(plan_id: uuid.UUID, _: AdminCaller) -> Response:
     catalogue().delete(plan_id)
     return Response(status_code=204)
 
@@ -264,6 +266,11 @@ class PaymentResult(StrictModel):
 
 
 @internal_router.post("/payment-results")
-def apply_payment_result(body: PaymentResult, _: CurrentService) -> dict:
-    """The same result the stream carries; applying it twice changes nothing."""
-    return {"outcome": purchases().apply_payment_result(body.model_dump(mode="json"))}
+def apply_payment_result(body: PaymentResult, _: BillingCaller) -> dict:
+    """The result the stream carries, applied as Billing confirms it; applying it twice changes nothing."""
+    result = body.model_dump(mode="json")
+    try:
+        confirmed = confirmed_result(result, billing_client().payment(result["payment_id"]))
+    except PaymentResultNotConfirmed as exc:
+        raise ApiError(409, exc.code, str(exc)) from exc
+    return {"outcome": purchases().apply_payment_result(confirmed)}

@@ -21,11 +21,12 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from kinobill.callers import AdminCaller
 from kinobill.idempotency import request_fingerprint
 from kinobill.runtime import get_runtime
 from kinobill.subscriptions.cancellations import Cancellations
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
-from kinobill.web import CurrentService, CurrentUser, IdempotencyKey
+from kinobill.web import CurrentUser, IdempotencyKey
 
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
@@ -72,7 +73,7 @@ def cancel_my_subscription(subscription_id: uuid.UUID, user: CurrentUser) -> dic
 
 @internal_router.post("/subscriptions/{subscription_id}/refund", status_code=202)
 def refund_subscription(
-    subscription_id: uuid.UUID, service: CurrentService, key: IdempotencyKey
+    subscription_id: uuid.UUID, service: AdminCaller, key: IdempotencyKey
 ) -> JSONResponse:
     scope = f"service:{service.name}"
     return _idempotent(
@@ -89,5 +90,5 @@ def refund_subscription(
 
 
 @internal_router.post("/subscriptions/{subscription_id}/cancel")
-def cancel_subscription(subscription_id: uuid.UUID, _: CurrentService) -> dict:
+def cancel_subscription(subscription_id: uuid.UUID, _: AdminCaller) -> dict:
     return cancellations().cancel(subscription_id, None)
