@@ -16,6 +16,7 @@ Tokens are minted per identity: `kinobill token --service admin|subscriptions|bi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated
 
@@ -25,13 +26,16 @@ from kinobill.runtime import get_runtime
 from kinobill.security import AuthenticationError, Caller, ServicePrincipal, service_from_claims
 from kinobill.web import ApiError, bearer_token
 
+log = logging.getLogger(__name__)
+
 
 def authenticated_service(request: Request) -> ServicePrincipal:
     """The verified service identity of the request; 401 when there is none."""
     try:
         return service_from_claims(get_runtime().service_tokens.decode(bearer_token(request)))
     except AuthenticationError as exc:
-        raise ApiError(401, "unauthorized", f"invalid service token: {exc}") from exc
+        log.info("service token refused: %s", exc)  # the reason stays in the log, not in the answer
+        raise ApiError(401, "unauthorized", "the service token is invalid or expired") from exc
 
 
 def authorize(principal: ServicePrincipal, accepted: frozenset[Caller]) -> ServicePrincipal:

@@ -45,6 +45,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         timeout_graceful_shutdown=10,
         backlog=2048,
+        # X-Forwarded-For is believed only from TRUSTED_PROXIES, by the code that needs the client's
+        # address (the webhook's source check); uvicorn must not rewrite the peer from any header.
+        proxy_headers=False,
     )
     return 0
 

@@ -41,7 +41,13 @@ class Settings(BaseSettings):
         "185.71.76.0/27,185.71.77.0/27,77.75.153.0/25,77.75.156.11/32,77.75.156.35/32,"
         "77.75.154.128/25,2a02:5180::/32"
     )
+    # CIDRs of our own reverse proxies: only their X-Forwarded-For is believed (empty: nobody's).
     trusted_proxies: str = ""
+
+    # Request size limits (kinobill.limits): 413 / 431 before a body is read.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, alias="KINOBILL_MAX_BODY_BYTES")
+    max_webhook_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="KINOBILL_MAX_WEBHOOK_BODY_BYTES")
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, alias="KINOBILL_MAX_HEADER_BYTES")
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -134,7 +134,7 @@ def user_from_claims(claims: dict) -> UserPrincipal:
             raise InvalidEmailClaim(problem)
     return UserPrincipal(
         user_id=user_id,
-        email=email if isinstance(email, str) else None,
+        email=email,
         locale=supported_locale(claims.get("locale")),
         zoneinfo=valid_zone(claims.get("zoneinfo")),
     )

@@ -19,11 +19,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kinobill.domain.errors import DomainError
+from kinobill.fields import check_storable
+from kinobill.limits import RequestLimitsMiddleware, request_limits
 from kinobill.logs import request_id
 from kinobill.metrics import latest_metrics
 from kinobill.runtime import get_runtime
@@ -62,9 +64,14 @@ class ApiError(Exception):
 
 
 class StrictModel(BaseModel):
-    """Request bodies: unknown fields are an error, not silently dropped."""
+    """Request bodies: unknown fields are an error, not silently dropped; every text storable."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return check_storable(data)  # NUL, lone surrogates, NaN, deep nesting: 422, not a 500 in Postgres
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict:
@@ -97,9 +104,11 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "body_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
     429: "too_many_requests",
+    431: "headers_too_large",
 }
 
 
@@ -207,7 +216,8 @@ def user_dependency(verifier: Callable[[], TokenDecoder]) -> Callable[[Request],
         try:
             return user_from_claims(verifier().decode(bearer_token(request)))
         except AuthenticationError as exc:
-            raise ApiError(401, "unauthorized", f"invalid token: {exc}") from exc
+            log.info("user token refused: %s", exc)  # the reason stays in the log, not in the answer
+            raise ApiError(401, "unauthorized", "the bearer token is invalid or expired") from exc
         except InvalidEmailClaim as exc:  # before anything is written: no purchase stuck by it
             message = f"the token's email claim is not usable: {exc}"
             raise ApiError(422, "invalid_email_claim", message) from exc
@@ -278,6 +288,7 @@ def build_app(
     add_operational_routes(app, engine, redis_client)
     for router in routers:
         app.include_router(router)
+    app.add_middleware(RequestLimitsMiddleware, limits=request_limits(get_runtime().settings))
     app.add_middleware(RequestContextMiddleware, service=service)
     return app
 

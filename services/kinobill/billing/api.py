@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from functools import lru_cache
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictStr
 
 from kinobill.billing.payments import NewPayment, PaymentService, payment_json
 from kinobill.billing.provider import YooKassaConfig, YooKassaGateway
@@ -19,6 +18,7 @@ from kinobill.config import Environment
 from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.money import parse_rub
 from kinobill.domain.statuses import PaymentKind
+from kinobill.fields import Int4, ProviderId, loads_storable
 from kinobill.i18n.locales import supported_locale, valid_zone
 from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
@@ -58,13 +58,13 @@ class PaymentCreate(StrictModel):
     subscription_id: uuid.UUID
     user_id: uuid.UUID
     user_email: Annotated[StrictStr, Field(max_length=320)] | None = None
-    period_index: Annotated[StrictInt, Field(ge=0)]
+    period_index: Int4
     kind: Literal["initial", "renewal"]
-    attempt: Annotated[StrictInt, Field(ge=0)] = 0
+    attempt: Int4 = 0
     amount: Annotated[StrictStr, Field(examples=["299.00"])]
     description: Annotated[StrictStr, Field(max_length=128)] = ""
     return_url: Annotated[StrictStr, Field(max_length=2048, pattern=RETURN_URL_PATTERN)] | None = None
-    payment_method_id: StrictStr | None = None
+    payment_method_id: ProviderId | None = None
     # The user's language and time zone for Billing's e-mails (docs/i18n.md); unsupported values are
     # ignored (the deployment's defaults apply), as with the Auth token's claims they come from.
     locale: Annotated[StrictStr, Field(max_length=64, examples=["ru"])] | None = None
@@ -151,9 +151,9 @@ async def yookassa_notification(request: Request) -> JSONResponse:
     if not filt.allows(address):
         return error_response(403, "forbidden", "notifications are accepted only from YooKassa's networks")
     try:
-        body = json.loads(await request.body())
-    except ValueError:
-        return error_response(400, "invalid_json", "the body is not JSON")
+        body = loads_storable(await request.body())
+    except ValueError as exc:
+        return error_response(400, "invalid_json", f"the body is not acceptable JSON: {exc}")
     from starlette.concurrency import run_in_threadpool
 
     from kinobill.billing.refund_api import refund_service

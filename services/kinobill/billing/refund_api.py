@@ -16,14 +16,15 @@ Refusals are 4xx before any provider call: 404 `payment_not_found` (not the user
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+from pydantic import StrictBool, model_validator
 
 from kinobill.billing.refunds import RefundRequest, RefundService
 from kinobill.callers import SubscriptionsCaller
+from kinobill.fields import Instant, Int4
 from kinobill.runtime import get_runtime
 from kinobill.web import ApiError, CurrentUser, IdempotencyKey, StrictModel
 
@@ -47,12 +48,18 @@ def refund_service() -> RefundService:
 class RefundCreate(StrictModel):
     subscription_id: uuid.UUID
     user_id: uuid.UUID
-    period_index: Annotated[StrictInt, Field(ge=0)]
-    period_start: AwareDatetime | None = None
-    period_end: AwareDatetime | None = None
+    period_index: Int4
+    period_start: Instant | None = None
+    period_end: Instant | None = None
     requested_by: Literal["user", "operator", "system"] = "user"
     full: StrictBool = False
     payment_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> RefundCreate:
+        if self.period_start and self.period_end and self.period_end <= self.period_start:
+            raise ValueError("period_end must be after period_start")
+        return self
 
 
 @internal_router.post("/refunds", status_code=202)

@@ -10,13 +10,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field, StrictStr, field_validator
+from pydantic import Field, StrictStr, field_validator
 
 from kinobill.callers import AdminCaller, BillingCaller
 from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.errors import DomainError
 from kinobill.domain.money import parse_rub
 from kinobill.domain.periods import BillingPeriod
+from kinobill.fields import Instant, Int4, Kopecks, ProviderId, ShortText
 from kinobill.idempotency import IdempotencyStore, request_fingerprint
 from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
@@ -38,7 +39,9 @@ def catalogue() -> PlanCatalogue:
     return PlanCatalogue(lambda: SubscriptionsUnitOfWork(runtime.engine), runtime.clock.now)
 
 
-Money = Annotated[StrictStr, Field(examples=["299.00"], description="RUB with at most two decimals")]
+Money = Annotated[
+    StrictStr, Field(max_length=32, examples=["299.00"], description="RUB with at most two decimals")
+]
 
 
 class PlanCreate(StrictModel):
@@ -47,9 +50,9 @@ class PlanCreate(StrictModel):
     description: Annotated[StrictStr, Field(max_length=5000)] = ""
     price_month: Money
     price_year: Money
-    currency: StrictStr = "RUB"
-    sale_start: AwareDatetime | None = None
-    sale_end: AwareDatetime | None = None
+    currency: Annotated[StrictStr, Field(max_length=3)] = "RUB"
+    sale_start: Instant | None = None
+    sale_end: Instant | None = None
 
     @field_validator("currency")
     @classmethod
@@ -74,8 +77,8 @@ class PlanUpdate(StrictModel):
     description: Annotated[StrictStr, Field(max_length=5000)] | None = None
     price_month: Money | None = None
     price_year: Money | None = None
-    sale_start: AwareDatetime | None = None
-    sale_end: AwareDatetime | None = None
+    sale_start: Instant | None = None
+    sale_end: Instant | None = None
 
     _money = field_validator("price_month", "price_year")(PlanCreate._money.__func__)  # type: ignore[attr-defined]
 
@@ -255,14 +258,14 @@ class PaymentResult(StrictModel):
     payment_id: uuid.UUID
     subscription_id: uuid.UUID
     user_id: uuid.UUID
-    user_email: StrictStr | None = None
-    period_index: Annotated[int, Field(ge=0)]
+    user_email: Annotated[StrictStr, Field(max_length=320)] | None = None
+    period_index: Int4
     kind: Literal["initial", "renewal"]
-    attempt: int = 0
-    amount: Annotated[int, Field(gt=0)]
-    paid_at: AwareDatetime | None = None
-    payment_method_id: StrictStr | None = None
-    reason: StrictStr | None = None
+    attempt: Int4 = 0
+    amount: Kopecks
+    paid_at: Instant | None = None
+    payment_method_id: ProviderId | None = None
+    reason: ShortText | None = None
 
 
 @internal_router.post("/payment-results")
