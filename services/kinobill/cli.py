@@ -16,8 +16,16 @@ def _home() -> Path:
 
 
 def cmd_run(_: argparse.Namespace) -> int:
+    from kinobill.production import production_requested
     from kinobill.stack import Ports, Stack
 
+    if production_requested():
+        print(
+            "kinobill run refuses KINOBILL_ENV=production: it is the local stack (embedded databases, "
+            "generated keys, demo plans seeded)",
+            file=sys.stderr,
+        )
+        return 2
     return Stack(_home(), Ports.from_environment()).run()
 
 
@@ -66,10 +74,10 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from kinobill.config import Environment, get_settings
+    from kinobill.production import production_requested
     from kinobill.security import LocalKeys, mint_service_token, mint_user_token
 
-    if get_settings().kinobill_env is Environment.PRODUCTION:
+    if production_requested():
         print(
             "kinobill token refuses to mint tokens when KINOBILL_ENV=production: "
             "production tokens come from Auth and the platform's secret store",

@@ -105,11 +105,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:
-        if self.kinobill_env is Environment.PRODUCTION:
-            if self.test_clock_enabled:
-                raise ValueError("KINOBILL_TEST_CLOCK is refused when KINOBILL_ENV=production")
-            if self.crash_points:
-                raise ValueError("KINOBILL_CRASH_POINTS is refused when KINOBILL_ENV=production")
+        from kinobill.production import refusal, unsafe_settings
+
+        if self.kinobill_env is Environment.PRODUCTION and (problems := unsafe_settings(self)):
+            raise ValueError(refusal(problems))
         return self
 
     @model_validator(mode="after")

@@ -239,6 +239,16 @@ CurrentUser = Annotated[UserPrincipal, Depends(user_dependency(lambda: get_runti
 # Internal endpoints take the caller they accept from kinobill.callers (AdminCaller, ...).
 
 
+def configuration_check() -> str:
+    """ "ok" when the token keys load; otherwise every authenticated request would fail."""
+    try:
+        get_runtime().user_tokens  # noqa: B018 - building the verifiers loads and parses the keys
+        get_runtime().service_tokens  # noqa: B018
+    except Exception as exc:
+        return f"error: {exc}"
+    return "ok"
+
+
 def add_operational_routes(
     app: FastAPI, engine: Callable[[], sa.Engine], redis_client: Callable[[], redis.Redis]
 ) -> None:
@@ -248,7 +258,7 @@ def add_operational_routes(
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:
-        checks: dict[str, str] = {}
+        checks: dict[str, str] = {"configuration": configuration_check()}
         try:
             # ready = the database accepts writes: a standby (an old leader, a single-host URL pointing
             # at a replica after a failover) answers reads but would fail every purchase
