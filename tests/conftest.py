@@ -107,7 +107,10 @@ def service_env(
             "JWT_PUBLIC_KEY_FILE": str(local_keys.user_public),
             "SERVICE_JWT_PUBLIC_KEY_FILE": str(local_keys.service_public),
             "KINOBILL_TEST_CLOCK": "1",
-            "KINOBILL_SERVICE_TOKEN": mint_service_token(local_keys.service_private.read_bytes(), "subscriptions"),
+            # Subscriptions' identity: the processes of the stack call Billing as Subscriptions.
+            "KINOBILL_SERVICE_TOKEN": mint_service_token(
+                local_keys.service_private.read_bytes(), "subscriptions"
+            ),
             "PYTHONUNBUFFERED": "1",
         }
     )
