@@ -32,6 +32,7 @@ INTERNAL_ENDPOINTS = [
     ("billing", "POST", "/internal/v1/payments", {"subscriptions"}),
     ("billing", "GET", f"/internal/v1/payments?subscription_id={SOME_ID}", {"subscriptions"}),
     ("billing", "GET", f"/internal/v1/payments/{SOME_ID}", {"subscriptions"}),
+    ("billing", "GET", f"/internal/v1/payment-results?subscription_id={SOME_ID}", {"subscriptions"}),
     ("billing", "POST", "/internal/v1/refunds", {"subscriptions"}),
     ("billing", "GET", f"/internal/v1/refunds/{SOME_ID}", {"subscriptions"}),
     ("billing", "POST", "/internal/v1/reconcile", {"admin"}),
