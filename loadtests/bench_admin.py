@@ -12,7 +12,8 @@ this process with the admin's real settings; a `support` staff user opens, throu
   has no webhook notifications or e-mails: their lists are opened, empty.
 
 Each page is opened once to warm up, then ``--repeat`` times; the table shows p50 and p95 in ms and the
-rows the page reported. A page past the last one must answer 400 (checked, not timed).
+rows the page reported, with the time its SQL took (so the share of Python and templates is visible on a
+busy machine). A page past the last one must answer 400 (checked, not timed).
 
     nice -n 10 .venv/bin/python loadtests/bench_admin.py --pgdata .kinobill/admin-bench/pg [--repeat 10]
 """
@@ -166,8 +167,9 @@ def main() -> None:
 
         setup()
         from django.core.management import call_command
+        from django.db import connection
         from django.test import Client
-        from django.test.utils import setup_test_environment
+        from django.test.utils import CaptureQueriesContext, setup_test_environment
 
         setup_test_environment()
         call_command("migrate", interactive=False, verbosity=0)
@@ -183,22 +185,30 @@ def main() -> None:
         for label, path, query in pages(samples):
             first = client.get(path, query)
             assert first.status_code == 200, (label, first.status_code, first.content[:300])
-            timings = []
+            timings, sql = [], []
             for _ in range(args.repeat):
-                began = time.perf_counter()
-                response = client.get(path, query)
-                timings.append((time.perf_counter() - began) * 1000)
+                with CaptureQueriesContext(connection) as queries:
+                    began = time.perf_counter()
+                    response = client.get(path, query)
+                    timings.append((time.perf_counter() - began) * 1000)
                 assert response.status_code == 200, (label, response.status_code)
+                sql.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
             cl = response.context and response.context.get("cl") if hasattr(response, "context") else None
             shown = f"{'≈' if getattr(cl, 'count_estimated', False) else ''}{cl.result_count:,}" if cl else ""
-            rows.append((label, statistics.median(timings), p95(timings), shown))
-            print(f"{label:48s} p50 {rows[-1][1]:7.1f} ms  p95 {rows[-1][2]:7.1f} ms  {shown}", flush=True)
+            rows.append(
+                (label, statistics.median(timings), p95(timings), statistics.median(sql), len(queries), shown)
+            )
+            print(
+                f"{label:48s} p50 {rows[-1][1]:7.1f} ms  p95 {rows[-1][2]:7.1f} ms  "
+                f"sql p50 {rows[-1][3]:6.1f} ms in {len(queries)} queries  {shown}",
+                flush=True,
+            )
         deep = client.get("/kinobill_admin/payment/", {"p": "999999"})
         assert deep.status_code == 400, deep.status_code
 
-        print("\n| page | p50 ms | p95 ms | rows |\n|---|---:|---:|---:|")
-        for label, p50, p95_ms, shown in rows:
-            print(f"| {label} | {p50:.0f} | {p95_ms:.0f} | {shown} |")
+        print("\n| page | p50 ms | p95 ms | SQL p50 ms (queries) | rows shown |\n|---|---:|---:|---:|---:|")
+        for label, p50, p95_ms, sql_ms, n_queries, shown in rows:
+            print(f"| {label} | {p50:.0f} | {p95_ms:.0f} | {sql_ms:.0f} ({n_queries}) | {shown} |")
         worst = max(rows, key=lambda r: r[2])
         print(f"\nslowest p95: {worst[0]} {worst[2]:.0f} ms over {len(rows)} pages × {args.repeat}")
     finally:
