@@ -85,7 +85,7 @@ def main() -> int:
     try:
         keys = LocalKeys(home / "keys").ensure()
         service = {
-            "Authorization": f"Bearer {mint_service_token(keys.service_private.read_bytes(), 'bench')}"
+            "Authorization": f"Bearer {mint_service_token(keys.service_private.read_bytes(), 'admin')}"
         }
         plan = httpx.post(
             f"{base}/internal/v1/plans",

@@ -41,7 +41,7 @@ def _service_token() -> str:
     if os.environ.get("KINOBILL_LOAD_SERVICE_TOKEN"):
         return os.environ["KINOBILL_LOAD_SERVICE_TOKEN"]
     keys = LocalKeys(Path(os.environ.get("KINOBILL_HOME", ".kinobill")) / "keys").ensure()
-    return mint_service_token(keys.service_private.read_bytes(), "load")
+    return mint_service_token(keys.service_private.read_bytes(), "auth")
 
 
 @events.test_start.add_listener

@@ -96,7 +96,10 @@ def service_env(
             "JWT_PUBLIC_KEY_FILE": str(local_keys.user_public),
             "SERVICE_JWT_PUBLIC_KEY_FILE": str(local_keys.service_public),
             "KINOBILL_TEST_CLOCK": "1",
-            "KINOBILL_SERVICE_TOKEN": mint_service_token(local_keys.service_private.read_bytes(), "kinobill"),
+            # Subscriptions' identity: the processes of the stack call Billing as Subscriptions.
+            "KINOBILL_SERVICE_TOKEN": mint_service_token(
+                local_keys.service_private.read_bytes(), "subscriptions"
+            ),
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -117,13 +120,14 @@ class Tokens:
             self.keys.user_private.read_bytes(), user_id or uuid.uuid4(), email=email, **kw
         )
 
-    def service(self, name: str = "tests") -> str:
+    def service(self, name: str = "admin") -> str:
+        """A service token of identity `name` (admin, subscriptions, billing, auth: see kinobill.callers)."""
         return mint_service_token(self.keys.service_private.read_bytes(), name)
 
     def user_headers(self, user_id: uuid.UUID, email: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.user(user_id, email)}"}
 
-    def service_headers(self, name: str = "tests") -> dict[str, str]:
+    def service_headers(self, name: str = "admin") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.service(name)}"}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from kinobill.domain.money import format_rub
 
@@ -29,10 +30,9 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        permissions = [
-            ("view_console", "Can view plans, subscriptions, payments, refunds and the audit log"),
-            ("operate", "Can change plans and cancel, refund or reconcile subscriptions"),
-        ]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        permissions = [("export_auditentry", "Can export the audit log as CSV")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.target_type} {self.target_id}"
@@ -74,6 +74,8 @@ class Plan(ReadOnlyModel):
     class Meta(ReadOnlyModel.Meta):
         db_table = 'subscriptions"."plans'
         ordering = ["-created_at"]
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
@@ -119,6 +121,16 @@ class Subscription(ReadOnlyModel):
     class Meta(ReadOnlyModel.Meta):
         db_table = 'subscriptions"."subscriptions'
         ordering = ["-created_at", "-id"]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        permissions = [
+            ("cancel_subscription", "Can cancel a subscription (auto-renew off)"),
+            ("refund_subscription", "Can refund a subscription"),
+            ("reconcile_subscription", "Can re-run reconciliation with YooKassa"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_email or self.user_id} · {self.status} · {str(self.id)[:8]}"
 
     @property
     def price_rub(self) -> str:
@@ -140,6 +152,11 @@ class SubscriptionPeriod(ReadOnlyModel, MoneyMixin):
     class Meta(ReadOnlyModel.Meta):
         db_table = 'subscriptions"."subscription_periods'
         ordering = ["-period_index"]
+        verbose_name = _("paid period")
+        verbose_name_plural = _("paid periods")
+
+    def __str__(self) -> str:
+        return f"#{self.period_index}"
 
 
 class EmailBase(ReadOnlyModel):
@@ -165,15 +182,22 @@ class EmailBase(ReadOnlyModel):
         abstract = True
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.to_address}"
+
 
 class SubscriptionEmail(EmailBase):
     class Meta(EmailBase.Meta):
         db_table = 'subscriptions"."emails'
+        verbose_name = _("e-mail (Subscriptions)")
+        verbose_name_plural = _("e-mails (Subscriptions)")
 
 
 class BillingEmail(EmailBase):
     class Meta(EmailBase.Meta):
         db_table = 'billing"."emails'
+        verbose_name = _("e-mail (Billing)")
+        verbose_name_plural = _("e-mails (Billing)")
 
 
 class Payment(ReadOnlyModel, MoneyMixin):
@@ -182,7 +206,9 @@ class Payment(ReadOnlyModel, MoneyMixin):
     user_email = models.TextField(null=True)
     locale = models.TextField(null=True)
     zoneinfo = models.TextField(null=True)
-    subscription_id = models.UUIDField()
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.DO_NOTHING, db_constraint=False, related_name="payments"
+    )
     period_index = models.IntegerField()
     kind = models.TextField()
     attempt = models.IntegerField()
@@ -212,6 +238,12 @@ class Payment(ReadOnlyModel, MoneyMixin):
     class Meta(ReadOnlyModel.Meta):
         db_table = 'billing"."payments'
         ordering = ["-created_at", "-id"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        permissions = [("export_payment", "Can export payments as CSV")]
+
+    def __str__(self) -> str:
+        return f"{format_rub(self.amount)} ₽ · {self.status} · {str(self.id)[:8]}"
 
     @property
     def refunded_rub(self) -> str:
@@ -221,7 +253,9 @@ class Payment(ReadOnlyModel, MoneyMixin):
 class Refund(ReadOnlyModel, MoneyMixin):
     id = models.UUIDField(primary_key=True)
     payment = models.ForeignKey(Payment, on_delete=models.DO_NOTHING, db_constraint=False)
-    subscription_id = models.UUIDField()
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.DO_NOTHING, db_constraint=False, related_name="refunds"
+    )
     user_id = models.UUIDField()
     refund_key = models.TextField()
     amount = models.BigIntegerField()
@@ -240,6 +274,12 @@ class Refund(ReadOnlyModel, MoneyMixin):
     class Meta(ReadOnlyModel.Meta):
         db_table = 'billing"."refunds'
         ordering = ["-created_at", "-id"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        permissions = [("export_refund", "Can export refunds as CSV")]
+
+    def __str__(self) -> str:
+        return f"{format_rub(self.amount)} ₽ · {self.status} · {str(self.id)[:8]}"
 
 
 class ProviderNotification(ReadOnlyModel):
@@ -254,6 +294,11 @@ class ProviderNotification(ReadOnlyModel):
     class Meta(ReadOnlyModel.Meta):
         db_table = 'billing"."provider_notifications'
         ordering = ["-received_at", "-id"]
+        verbose_name = _("provider notification")
+        verbose_name_plural = _("provider notifications")
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.object_id or ''}"
 
 
 class OutboxBase(ReadOnlyModel):

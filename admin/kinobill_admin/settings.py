@@ -9,6 +9,7 @@ schema-qualified table names.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -67,7 +68,7 @@ if KINOBILL_TEST_CLOCK and not REDIS_URL:
     raise ImproperlyConfigured("KINOBILL_TEST_CLOCK=1 needs REDIS_URL (the offset is kept in Redis)")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "kinobill_admin.apps.KinobillSiteConfig",  # django.contrib.admin with the dashboard as its index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -75,18 +76,36 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "kinobill_admin.apps.KinobillAdminConfig",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kinobill_admin.csp.ContentSecurityPolicyMiddleware",
+    # last, as django-axes requires: locks out repeated failed logins (see AXES_* below)
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out username or address before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Five failed logins lock that username, and (separately) that client address, for 15 minutes; a success
+# resets the count. The address is REMOTE_ADDR: the peer, or what a configured trusted proxy reported.
+AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ADMIN_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "kinobill_admin.urls"
 TEMPLATES = [
@@ -99,7 +118,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "kinobill_admin.roles.context",
+                "django.template.context_processors.i18n",
+                "kinobill_admin.settings_context.time_zone",
             ]
         },
     }
@@ -115,8 +135,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
-USE_I18N = False
+# Russian by default with Django's own translations (and this app's, in locale/); English on request
+# (the browser's Accept-Language, or the language switch that posts to /i18n/setlang/).
+LANGUAGE_CODE = "ru"
+LANGUAGES = [("ru", "Русский"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
 USE_TZ = True
 TIME_ZONE = os.environ.get("ADMIN_TIME_ZONE", "Europe/Moscow")  # how operators see and enter times
 
@@ -127,9 +151,8 @@ STATIC_ROOT = os.environ.get("ADMIN_STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard"
-LOGOUT_REDIRECT_URL = "login"
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION

@@ -16,8 +16,16 @@ def _home() -> Path:
 
 
 def cmd_run(_: argparse.Namespace) -> int:
+    from kinobill.production import production_requested
     from kinobill.stack import Ports, Stack
 
+    if production_requested():
+        print(
+            "kinobill run refuses KINOBILL_ENV=production: it is the local stack (embedded databases, "
+            "generated keys, demo plans seeded)",
+            file=sys.stderr,
+        )
+        return 2
     return Stack(_home(), Ports.from_environment()).run()
 
 
@@ -45,6 +53,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         timeout_graceful_shutdown=10,
         backlog=2048,
+        # X-Forwarded-For is believed only from TRUSTED_PROXIES, by the code that needs the client's
+        # address (the webhook's source check); uvicorn must not rewrite the peer from any header.
+        proxy_headers=False,
     )
     return 0
 
@@ -63,8 +74,16 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from kinobill.production import production_requested
     from kinobill.security import LocalKeys, mint_service_token, mint_user_token
 
+    if production_requested():
+        print(
+            "kinobill token refuses to mint tokens when KINOBILL_ENV=production: "
+            "production tokens come from Auth and the platform's secret store",
+            file=sys.stderr,
+        )
+        return 2
     keys = LocalKeys(_home() / "keys").ensure()
     if args.service:
         print(mint_service_token(keys.service_private.read_bytes(), args.service, ttl=args.ttl))
@@ -201,6 +220,8 @@ def cmd_streams(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from kinobill.security import Caller
+
     parser = argparse.ArgumentParser(prog="kinobill", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -218,7 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="print a JWT the local stack accepts")
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", help="user id (UUID): a user token with sub=<id>")
-    who.add_argument("--service", help="service name: an internal service token")
+    who.add_argument(
+        "--service",
+        choices=[str(c) for c in Caller],
+        help="service identity: an internal service token (each internal endpoint accepts some of them)",
+    )
     token.add_argument("--email", help="the user's e-mail (where their mail goes)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.add_argument("--locale", help="the user's language claim, e.g. ru or en-GB")

@@ -41,7 +41,13 @@ class Settings(BaseSettings):
         "185.71.76.0/27,185.71.77.0/27,77.75.153.0/25,77.75.156.11/32,77.75.156.35/32,"
         "77.75.154.128/25,2a02:5180::/32"
     )
+    # CIDRs of our own reverse proxies: only their X-Forwarded-For is believed (empty: nobody's).
     trusted_proxies: str = ""
+
+    # Request size limits (kinobill.limits): 413 / 431 before a body is read.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, alias="KINOBILL_MAX_BODY_BYTES")
+    max_webhook_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="KINOBILL_MAX_WEBHOOK_BODY_BYTES")
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, alias="KINOBILL_MAX_HEADER_BYTES")
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -99,11 +105,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:
-        if self.kinobill_env is Environment.PRODUCTION:
-            if self.test_clock_enabled:
-                raise ValueError("KINOBILL_TEST_CLOCK is refused when KINOBILL_ENV=production")
-            if self.crash_points:
-                raise ValueError("KINOBILL_CRASH_POINTS is refused when KINOBILL_ENV=production")
+        from kinobill.production import refusal, unsafe_settings
+
+        if self.kinobill_env is Environment.PRODUCTION and (problems := unsafe_settings(self)):
+            raise ValueError(refusal(problems))
         return self
 
     @model_validator(mode="after")

@@ -16,7 +16,7 @@ from kinobill.subscriptions import notifications as subscriptions
 
 MOMENT = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
 PLAN = "Премиум"
-DESCRIPTION = "Kinobill Премиум, 1 month"
+DESCRIPTION = "Kinobill Премиум, 1 месяц"
 REFUND_URL = "https://billing.kinobill.example/api/v1/refunds/0b0e5c6e-5d1b-4a8e-9a43-2a3c1f6f0d11"
 DAY = timedelta(days=1)
 

@@ -19,12 +19,14 @@ import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
 
 from kinobill.pacing import IdleBackoff
+from kinobill.transient import is_transient
 
 log = logging.getLogger(__name__)
 
 OUTBOX_PUBLISHED = Counter("kinobill_outbox_published_total", "Outbox rows published", ["schema"])
 OUTBOX_LAG = Gauge("kinobill_outbox_lag_seconds", "Age of the oldest unpublished outbox row", ["schema"])
 STREAM_MAXLEN = 1_000_000
+MAX_BACKOFF = 5.0
 
 
 def add_event(conn: sa.Connection, table: sa.Table, stream: str, payload: dict[str, Any]) -> None:
@@ -86,11 +88,19 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event, idle: IdleBackoff | None = None) -> None:
         idle = idle or IdleBackoff(least=0.02, most=0.25)
+        backoff = 0.0
         while not stop.is_set():
             try:
                 published = self.relay_once()
+                backoff = 0.0
                 if published < self.batch_size:  # a full batch means more is waiting: go on at once
                     idle.after(published > 0, stop)
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-                stop.wait(1.0)
+            except Exception as exc:
+                # Redis or Postgres away: nothing is lost (the rows stay unpublished); back off, doubling
+                # up to MAX_BACKOFF, with one line per try, and catch up at full speed once it is back.
+                backoff = min(MAX_BACKOFF, max(0.5, backoff * 2))
+                if is_transient(exc):
+                    log.warning("outbox relay %s: %r; retrying in %.1fs", self.schema, exc, backoff)
+                else:
+                    log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                stop.wait(backoff)

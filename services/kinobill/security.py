@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import jwt
@@ -44,6 +45,15 @@ class UserPrincipal:
 @dataclass(frozen=True)
 class ServicePrincipal:
     name: str
+
+
+class Caller(StrEnum):
+    """The service identities (a service token's `sub` is `service:<value>`); see kinobill.callers."""
+
+    ADMIN = "admin"
+    SUBSCRIPTIONS = "subscriptions"
+    BILLING = "billing"
+    AUTH = "auth"
 
 
 class TokenVerifier:
@@ -124,7 +134,7 @@ def user_from_claims(claims: dict) -> UserPrincipal:
             raise InvalidEmailClaim(problem)
     return UserPrincipal(
         user_id=user_id,
-        email=email if isinstance(email, str) else None,
+        email=email,
         locale=supported_locale(claims.get("locale")),
         zoneinfo=valid_zone(claims.get("zoneinfo")),
     )

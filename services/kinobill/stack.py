@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from kinobill.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
-from kinobill.security import LocalKeys, mint_service_token
+from kinobill.security import Caller, LocalKeys, mint_service_token
 
 # Each port of the local stack and the variable that overrides it.
 PORT_VARIABLES = {
@@ -71,7 +71,10 @@ class Child:
 
 def stack_environment(home: Path, ports: Ports, database_url: str, redis_url: str) -> dict[str, str]:
     keys = LocalKeys(home / "keys").ensure()
-    service_token = mint_service_token(keys.service_private.read_bytes(), "kinobill", ttl=365 * 24 * 3600)
+    year = 365 * 24 * 3600
+    # Every process of the local stack calls Billing as Subscriptions (only Subscriptions' code calls out).
+    service_token = mint_service_token(keys.service_private.read_bytes(), Caller.SUBSCRIPTIONS, ttl=year)
+    admin_token = mint_service_token(keys.service_private.read_bytes(), Caller.ADMIN, ttl=year)
     env = dict(os.environ)
     env.update(
         {
@@ -88,7 +91,7 @@ def stack_environment(home: Path, ports: Ports, database_url: str, redis_url: st
             "PYTHONUNBUFFERED": "1",
             "KINOBILL_SERVICE_TOKEN": service_token,
             "KINOBILL_WORKER_PORT": str(ports.worker),
-            "ADMIN_SERVICE_TOKEN": service_token,
+            "ADMIN_SERVICE_TOKEN": admin_token,
         }
     )
     env.setdefault("YOOKASSA_API_URL", f"http://127.0.0.1:{ports.sandbox}/v3")

@@ -93,7 +93,9 @@ class StreamConsumer:
         max_deliveries: int = 5,
         crash_point: Callable[[str], None] = lambda _: None,
         batch_handler: BatchHandler | None = None,
+        max_backoff: float = MAX_BACKOFF,
     ) -> None:
+        self.max_backoff = max_backoff
         self.redis, self.stream, self.group, self.consumer = client, stream, group, consumer
         self.handler, self.batch_handler = handler, batch_handler
         self.batch, self.block_ms = batch, block_ms
@@ -251,7 +253,7 @@ class StreamConsumer:
                 backoff = self._back_off(stop, backoff, "consumer loop failed", exc)
 
     def _back_off(self, stop: threading.Event, previous: float, what: str, exc: Exception) -> float:
-        wait = min(MAX_BACKOFF, max(0.5, previous * 2))
+        wait = min(self.max_backoff, max(0.5, previous * 2))
         log.warning("%s on %s (%r); retrying in %.1fs", what, self.stream, exc, wait)
         stop.wait(wait)
         return wait

@@ -53,5 +53,6 @@ def is_transient(exc: BaseException) -> bool:
             return True
         if isinstance(current, Unavailable):
             return True  # Billing or the provider did not answer (retry, same key)
-        current = current.__cause__ or current.__context__
+        # SQLAlchemy keeps the driver's error as `.orig` (also its cause when it raised it)
+        current = current.__cause__ or getattr(current, "orig", None) or current.__context__
     return False

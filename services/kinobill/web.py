@@ -19,22 +19,22 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kinobill import errors
 from kinobill.domain import errors as rules
+from kinobill.fields import check_storable
 from kinobill.idempotency import IdempotencyStore
+from kinobill.limits import RequestLimitsMiddleware, request_limits
 from kinobill.logs import request_id
 from kinobill.metrics import latest_metrics
 from kinobill.runtime import get_runtime
 from kinobill.security import (
     AuthenticationError,
     InvalidEmailClaim,
-    ServicePrincipal,
     UserPrincipal,
-    service_from_claims,
     user_from_claims,
 )
 from kinobill.transient import is_transient
@@ -68,9 +68,14 @@ class ApiError(Exception):
 
 
 class StrictModel(BaseModel):
-    """Request bodies: unknown fields are an error, not silently dropped."""
+    """Request bodies: unknown fields are an error, not silently dropped; every text storable."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return check_storable(data)  # NUL, lone surrogates, NaN, deep nesting: 422, not a 500 in Postgres
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict:
@@ -134,9 +139,11 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "body_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
     429: "too_many_requests",
+    431: "headers_too_large",
 }
 
 
@@ -248,22 +255,13 @@ def user_dependency(verifier: Callable[[], TokenDecoder]) -> Callable[[Request],
         try:
             return user_from_claims(verifier().decode(bearer_token(request)))
         except AuthenticationError as exc:
-            raise ApiError(401, "unauthorized", f"invalid token: {exc}") from exc
+            log.info("user token refused: %s", exc)  # the reason stays in the log, not in the answer
+            raise ApiError(401, "unauthorized", "the bearer token is invalid or expired") from exc
         except InvalidEmailClaim as exc:  # before anything is written: no purchase stuck by it
             message = f"the token's email claim is not usable: {exc}"
             raise ApiError(422, "invalid_email_claim", message) from exc
 
     return current_user
-
-
-def service_dependency(verifier: Callable[[], TokenDecoder]) -> Callable[[Request], ServicePrincipal]:
-    def current_service(request: Request) -> ServicePrincipal:
-        try:
-            return service_from_claims(verifier().decode(bearer_token(request)))
-        except AuthenticationError as exc:
-            raise ApiError(401, "unauthorized", f"invalid service token: {exc}") from exc
-
-    return current_service
 
 
 def idempotency_key_header(request: Request) -> str:
@@ -277,9 +275,17 @@ def idempotency_key_header(request: Request) -> str:
 
 IdempotencyKey = Annotated[str, Depends(idempotency_key_header)]
 CurrentUser = Annotated[UserPrincipal, Depends(user_dependency(lambda: get_runtime().user_tokens))]
-CurrentService = Annotated[
-    ServicePrincipal, Depends(service_dependency(lambda: get_runtime().service_tokens))
-]
+# Internal endpoints take the caller they accept from kinobill.callers (AdminCaller, ...).
+
+
+def configuration_check() -> str:
+    """ "ok" when the token keys load; otherwise every authenticated request would fail."""
+    try:
+        get_runtime().user_tokens  # noqa: B018 - building the verifiers loads and parses the keys
+        get_runtime().service_tokens  # noqa: B018
+    except Exception as exc:
+        return f"error: {exc}"
+    return "ok"
 
 
 def add_operational_routes(
@@ -291,7 +297,7 @@ def add_operational_routes(
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:
-        checks: dict[str, str] = {}
+        checks: dict[str, str] = {"configuration": configuration_check()}
         try:
             # ready = the database accepts writes: a standby (an old leader, a single-host URL pointing
             # at a replica after a failover) answers reads but would fail every purchase
@@ -331,6 +337,7 @@ def build_app(
     add_operational_routes(app, engine, redis_client)
     for router in routers:
         app.include_router(router)
+    app.add_middleware(RequestLimitsMiddleware, limits=request_limits(get_runtime().settings))
     app.add_middleware(RequestContextMiddleware, service=service)
     return app
 

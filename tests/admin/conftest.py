@@ -5,11 +5,11 @@ token; staff users of each role; real purchases (the money suite's `plan` and `b
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from admin_staff import client_for, make_user
 
 from support import free_port
 
@@ -77,28 +77,6 @@ def django_ready(admin_env: dict[str, str]) -> Iterator[None]:
     call_command("migrate", interactive=False, verbosity=0)
     yield
     teardown_test_environment()
-
-
-def make_user(role: str | None, superuser: bool = False):
-    from django.contrib.auth.models import Group, User
-
-    name = f"{role or 'nobody'}-{uuid.uuid4().hex[:8]}"
-    if superuser:
-        user = User.objects.create_superuser(name, f"{name}@staff.example", "pw-" + uuid.uuid4().hex)
-    else:
-        user = User.objects.create_user(name, f"{name}@staff.example", "pw-" + uuid.uuid4().hex)
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    return user
-
-
-def client_for(user):
-    from django.test import Client
-
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 @pytest.fixture()

@@ -17,7 +17,12 @@ def test_the_server_answers_probes_static_files_and_the_login_page(admin_process
     assert django_css.status_code == 200
     page = httpx.get(f"{base}/", timeout=5)
     assert page.status_code == 302 and page.headers["location"].startswith("/login/")
-    assert "csrfmiddlewaretoken" in httpx.get(f"{base}/login/", timeout=5).text
+    login = httpx.get(f"{base}/login/", timeout=5)
+    assert "csrfmiddlewaretoken" in login.text
+    assert '<html lang="ru"' in login.text and "Имя пользователя" in login.text  # Russian by default
+    assert "default-src 'self'" in login.headers["content-security-policy"]
+    english = httpx.get(f"{base}/login/", headers={"Accept-Language": "en"}, timeout=5)
+    assert "Username" in english.text
 
 
 def test_sigterm_stops_a_second_instance_cleanly(django_ready, admin_env, service_env, infra_dir):
@@ -47,7 +52,8 @@ def test_login_and_csv_export_over_asgi(admin_process, db_engine):
     from django.contrib.auth.models import Group, User
 
     name, password = f"sup-{uuid.uuid4().hex[:6]}", f"pw-{uuid.uuid4().hex}"
-    User.objects.create_user(name, password=password).groups.add(Group.objects.get(name="support"))
+    user = User.objects.create_user(name, password=password, is_staff=True)
+    user.groups.add(Group.objects.get(name="support"))
     sub = paid_subscription(db_engine, new_plan(db_engine))
     with httpx.Client(base_url=admin_process.base_url, timeout=10) as client:
         form = client.get("/login/").text
@@ -56,13 +62,21 @@ def test_login_and_csv_export_over_asgi(admin_process, db_engine):
             "/login/", data={"username": name, "password": password, "csrfmiddlewaretoken": token}
         )
         assert login.status_code == 302 and login.headers["location"] == "/"
-        export = client.get("/payments/export.csv", params={"q": str(sub["user_id"])})
-        assert export.status_code == 200
+        csrf = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": admin_process.base_url}
+        export = client.post(
+            "/kinobill_admin/payment/",
+            data={"action": "export_csv", "_selected_action": str(sub["payment_id"])},
+            headers={**csrf, "X-Forwarded-For": "185.71.76.1"},  # no trusted proxy: not believed
+        )
+        assert export.status_code == 200, export.text[:500]
         lines = export.text.strip().splitlines()
         assert lines[0].startswith("id,created_at,paid_at,status")
         assert len(lines) == 2 and lines[1].startswith(str(sub["payment_id"]))
-        refused = client.post(
-            f"/subscriptions/{sub['id']}/cancel/",
-            headers={"X-CSRFToken": client.cookies["csrftoken"], "Referer": admin_process.base_url},
-        )
-        assert refused.status_code == 403 and "support is read-only" in refused.text  # the role, not CSRF
+        refused = client.post(f"/kinobill_admin/subscription/{sub['id']}/cancel/", headers=csrf)
+        assert refused.status_code == 403  # the group's permissions, not CSRF
+        history = client.get("/kinobill_admin/auditentry/", params={"q": name})
+        assert "payment.export_csv" in history.text
+    from kinobill_admin.models import AuditEntry
+
+    entry = AuditEntry.objects.get(actor_name=name, action="payment.export_csv")
+    assert entry.remote_addr == "127.0.0.1"  # the peer, not the forged header

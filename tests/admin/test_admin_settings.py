@@ -78,3 +78,65 @@ def test_production_refuses_the_test_clock(value):
         }
     )
     assert refused.returncode != 0 and "KINOBILL_TEST_CLOCK is refused" in refused.stderr
+
+
+def test_a_wildcard_proxy_list_is_refused():
+    from kinobill_admin.__main__ import trusted_proxies
+
+    assert trusted_proxies("") == ""
+    assert trusted_proxies(" 10.0.0.0/8, 127.0.0.1 ") == "10.0.0.0/8,127.0.0.1"
+    with pytest.raises(SystemExit, match="forge"):
+        trusted_proxies("10.0.0.1,*")
+
+
+def test_russian_by_default_english_on_request_times_in_moscow(support_client, django_ready):
+    from django.conf import settings
+    from django.test import Client
+
+    assert (settings.LANGUAGE_CODE, settings.USE_I18N, settings.TIME_ZONE) == ("ru", True, "Europe/Moscow")
+    russian = Client().get("/login/")
+    assert '<html lang="ru"' in russian.content.decode() and "Пароль" in russian.content.decode()
+    assert "Password" in Client(headers={"Accept-Language": "en"}).get("/login/").content.decode()
+    home = support_client.get("/")
+    assert "Europe/Moscow" in home.content.decode()  # the zone is named next to the times
+
+
+def test_every_page_carries_a_content_security_policy(support_client, django_ready):
+    from django.test import Client
+
+    pages = ["/", "/kinobill_admin/payment/", "/kinobill_admin/subscription/"]
+    for response in [Client().get("/login/"), *(support_client.get(page) for page in pages)]:
+        policy = response["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy and "unsafe-eval" not in policy
+
+
+def test_repeated_failed_logins_lock_the_account_and_the_address(django_ready):
+    """Five wrong passwords, then even the right one is refused (429) for the lockout period."""
+    import uuid
+
+    from axes.utils import reset
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    name, password = f"victim-{uuid.uuid4().hex[:6]}", f"pw-{uuid.uuid4().hex}"
+    User.objects.create_user(name, password=password, is_staff=True)
+    attacker = Client(REMOTE_ADDR="10.66.0.1")
+    try:
+        for _ in range(4):
+            wrong = attacker.post("/login/", {"username": name, "password": "guess", "next": "/"})
+            assert wrong.status_code == 200  # the form again, with its error
+        fifth = attacker.post("/login/", {"username": name, "password": "guess", "next": "/"})
+        assert fifth.status_code == 429  # the fifth failure locks
+        locked = attacker.post("/login/", {"username": name, "password": password, "next": "/"})
+        assert locked.status_code == 429 and "_auth_user_id" not in attacker.session
+        # the same account from another address is locked too (the lock is on the username)...
+        elsewhere = Client(REMOTE_ADDR="10.66.0.2").post("/login/", {"username": name, "password": password})
+        assert elsewhere.status_code == 429
+    finally:
+        reset(username=name)
+        reset(ip="10.66.0.1")
+        reset(ip="10.66.0.2")
+    # ...until the lockout is lifted (an operator runs `kinobill admin axes_reset_username NAME`)
+    ok = Client(REMOTE_ADDR="10.66.0.1").post("/login/", {"username": name, "password": password})
+    assert ok.status_code == 302

@@ -1,7 +1,8 @@
 """The layers hold: the service layer and the domain never import HTTP.
 
-HTTP lives in the adapters only: ``kinobill.web``, the routers (``*api.py``, ``app.py``,
-``return_page.py``) and the development mail catcher (``mailbox.py``). Every other module of the
+HTTP lives in the adapters only: ``kinobill.web`` with its dependencies and middleware (``callers.py``,
+``limits.py``), the routers (``*api.py``, ``app.py``, ``return_page.py``) and the development mail catcher
+(``mailbox.py``). Every other module of the
 package is imported in a fresh interpreter and must leave FastAPI, Starlette and ``kinobill.web``
 unimported.
 """
@@ -20,7 +21,7 @@ HTTP_MODULES = ("fastapi", "starlette", "kinobill.web")
 
 def is_http_adapter(name: str) -> bool:
     last = name.rsplit(".", 1)[-1]
-    return name == "kinobill.web" or last.endswith(("api", "app")) or last in ("return_page", "mailbox")
+    return name == "kinobill.web" or last.endswith(("api", "app")) or last in ("return_page", "mailbox", "callers", "limits")
 
 
 def non_adapter_modules() -> list[str]:

@@ -50,7 +50,7 @@ def test_etag_revalidation_against_the_real_service(stack, tokens):
         assert (
             first.etag
             == httpx.get(
-                stack.subscriptions_url + PATH.format(user_id=user), headers=tokens.service_headers()
+                stack.subscriptions_url + PATH.format(user_id=user), headers=tokens.service_headers("auth")
             ).headers["etag"]
         )
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -94,12 +95,14 @@ def test_a_paid_purchase_whose_result_redis_lost_activates_within_the_bound(
         assert buyer.subscription(purchase["id"])["status"] == "awaiting_payment"
 
         chaos_clock.advance(BOUND + timedelta(seconds=1))
+        due_at = time.monotonic()
         active = wait_until(
             lambda: (s := buyer.subscription(purchase["id"]))["status"] == "active" and s,
             timeout=30,
             message="the backstop to apply the lost result",
         )
         assert active["current_period_end"]
+        print(f"backstop: lost purchase result applied {time.monotonic() - due_at:.1f}s after the bound")
     report = wait_for_invariants(records, scope, timeout=60)
     assert report.ok, report.table()
 
@@ -132,11 +135,13 @@ def test_a_renewal_charged_whose_result_redis_lost_renews_within_the_bound(
     assert status(db, subscription_id).current_period_end == first_end
 
     chaos_clock.advance(BOUND + timedelta(seconds=1))
+    due_at = time.monotonic()
     renewed = wait_until(
         lambda: (row := status(db, subscription_id)).current_period_end > first_end and row,
         timeout=30,
         message="the backstop to apply the lost renewal result",
     )
     assert renewed.period_index == 1
+    print(f"backstop: lost renewal result applied {time.monotonic() - due_at:.1f}s after the bound")
     report = wait_for_invariants(records, scope, timeout=60)
     assert report.ok, report.table()

@@ -8,6 +8,8 @@ scenario ends with the invariant checks.
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from chaos_support import buy_and_pay, worker_metric
@@ -25,8 +27,10 @@ def test_after_flushall_consumers_recreate_their_groups_and_the_next_purchase_ac
     recreated_before = worker_metric(chaos_stack, "kinobill_stream_group_recreated_total")
 
     chaos_redis.flushall()
+    lost_at = time.monotonic()
 
     active = buy_and_pay(chaos_stack, tokens, scope, chaos_plan, timeout=30)
+    print(f"FLUSHALL: a purchase made after it active {time.monotonic() - lost_at:.1f}s later")
     assert active["current_period_end"]
     assert worker_metric(chaos_stack, "kinobill_stream_group_recreated_total") > recreated_before
     assert httpx.get(f"{chaos_stack.worker_url}/healthz").status_code == 200
@@ -44,8 +48,13 @@ def test_redis_restarted_leaves_nothing_undone(
     if not keep_data:
         chaos_redis.wipe()
     chaos_redis.start()
+    back_at = time.monotonic()
 
     buy_and_pay(chaos_stack, tokens, scope, chaos_plan, timeout=30)
+    print(
+        f"Redis killed and restarted ({'with its data' if keep_data else 'empty'}): a purchase active"
+        f" {time.monotonic() - back_at:.1f}s after it was back"
+    )
     wait_until(
         lambda: httpx.get(f"{chaos_stack.worker_url}/healthz").status_code == 200,
         timeout=30,

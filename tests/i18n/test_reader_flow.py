@@ -105,6 +105,7 @@ def test_a_russian_viewers_emails_reach_the_mailbox_in_russian(stack, db, tokens
         assert '<html lang="ru">' in mail["html"] and "Онлайн-кинотеатр" in mail["body"]
     assert "Оплачено до:" in activated["body"] and f"{NBSP}МСК" in activated["body"]
     assert f"Сумма: 299,00{NBSP}₽" in paid["body"] and f"299,00{NBSP}₽" in paid["html"]
+    assert "За что: Kinobill Кино+, 1 месяц" in paid["body"]  # the payment's description, too
     assert _email_rows(db, viewer.user_id) == [
         ("subscription_activated", "ru", "Europe/Moscow"),
         ("payment_succeeded", "ru", "Europe/Moscow"),
@@ -119,6 +120,7 @@ def test_an_english_viewer_in_yekaterinburg_reads_english_in_local_time(stack, d
     end = datetime.fromisoformat(active["current_period_end"]).astimezone(ZoneInfo("Asia/Yekaterinburg"))
     assert f"{end:%H:%M}{NBSP}UTC+5" in mails["subscription_activated"]["body"]
     assert mails["subscription_activated"]["headers"]["Content-Language"] == "en"
+    assert "For: Kinobill Money Plan, 1 month" in mails["payment_succeeded"]["body"]
     assert _email_rows(db, english_viewer.user_id) == [
         ("subscription_activated", "en", "Asia/Yekaterinburg"),
         ("payment_succeeded", "en", "Asia/Yekaterinburg"),

@@ -349,7 +349,7 @@ def test_a_period_paid_twice_at_yookassa_is_recorded_once_and_the_second_payment
     first = purchase["payment"]
     second = httpx.post(
         f"{stack.billing_url}/internal/v1/payments",
-        headers={**tokens.service_headers(), "Idempotency-Key": uuid.uuid4().hex},
+        headers={**tokens.service_headers("subscriptions"), "Idempotency-Key": uuid.uuid4().hex},
         json={
             "subscription_id": purchase["id"],
             "user_id": str(buyer.user_id),

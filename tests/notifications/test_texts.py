@@ -186,3 +186,11 @@ def test_every_context_of_a_service_has_a_template_pair(module: typing.Any) -> N
         else:
             wanted = {context.kind}
         assert wanted <= kinds, f"{context.__name__} has no templates"
+
+
+def test_a_payment_says_what_it_is_for_in_the_buyers_language() -> None:
+    describe = subscriptions.payment_description
+    assert describe("Cinema", "month", False, RU) == "Kinobill Cinema, 1 месяц"
+    assert describe("Cinema", "year", True, RU) == "Kinobill Cinema, 1 год, продление"
+    assert describe("Cinema", "month", True, EN) == "Kinobill Cinema, 1 month, renewal"
+    assert len(describe("x" * 200, "year", False, RU)) == 128  # YooKassa's limit

@@ -178,7 +178,7 @@ def test_refusals_are_clear_4xx_and_never_reach_yookassa(stack, tokens, plan, bu
     refused(refund(buyer, awaiting["id"]), 409, "nothing_paid")
     direct = httpx.post(
         f"{stack.billing_url}/internal/v1/refunds",
-        headers={**tokens.service_headers(), "Idempotency-Key": uuid.uuid4().hex},
+        headers={**tokens.service_headers("subscriptions"), "Idempotency-Key": uuid.uuid4().hex},
         json={
             "subscription_id": awaiting["id"],
             "user_id": str(buyer.user_id),
@@ -191,7 +191,7 @@ def test_refusals_are_clear_4xx_and_never_reach_yookassa(stack, tokens, plan, bu
     # Billing checks the user too, whoever asks
     direct_other_user = httpx.post(
         f"{stack.billing_url}/internal/v1/refunds",
-        headers={**tokens.service_headers(), "Idempotency-Key": uuid.uuid4().hex},
+        headers={**tokens.service_headers("subscriptions"), "Idempotency-Key": uuid.uuid4().hex},
         json={
             "subscription_id": paid["id"],
             "user_id": str(uuid.uuid4()),

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from functools import lru_cache
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictStr
 
 from kinobill import keys
 from kinobill.billing.bootstrap import notification_handler, payment_service
 from kinobill.billing.payments import NewPayment, payment_json
 from kinobill.billing.webhooks import SourceFilter, parse_networks
+from kinobill.callers import SubscriptionsCaller
 from kinobill.config import Environment
 from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.statuses import PaymentKind
 from kinobill.errors import InvalidRequest, NotFound
+from kinobill.fields import Int4, Kopecks, ProviderId, loads_storable
 from kinobill.i18n.locales import supported_locale, valid_zone
 from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
-from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel, error_response
+from kinobill.web import CurrentUser, IdempotencyKey, StrictModel, error_response
 
 
 @lru_cache(maxsize=1)
@@ -43,13 +44,13 @@ class PaymentCreate(StrictModel):
     subscription_id: uuid.UUID
     user_id: uuid.UUID
     user_email: Annotated[StrictStr, Field(max_length=320)] | None = None
-    period_index: Annotated[StrictInt, Field(ge=0)]
+    period_index: Int4
     kind: Literal["initial", "renewal"]
-    attempt: Annotated[StrictInt, Field(ge=0)] = 0
-    amount: Annotated[StrictInt, Field(examples=[29900], description="kopecks")]
+    attempt: Int4 = 0
+    amount: Kopecks  # integer kopecks, as every internal boundary carries money
     description: Annotated[StrictStr, Field(max_length=128)] = ""
     return_url: Annotated[StrictStr, Field(max_length=2048, pattern=RETURN_URL_PATTERN)] | None = None
-    payment_method_id: StrictStr | None = None
+    payment_method_id: ProviderId | None = None
     # The user's language and time zone for Billing's e-mails (docs/i18n.md); unsupported values are
     # ignored (the deployment's defaults apply), as with the Auth token's claims they come from.
     locale: Annotated[StrictStr, Field(max_length=64, examples=["ru"])] | None = None
@@ -57,7 +58,7 @@ class PaymentCreate(StrictModel):
 
 
 @internal_router.post("/payments", status_code=201)
-def create_payment(body: PaymentCreate, service: CurrentService, key: IdempotencyKey) -> JSONResponse:
+def create_payment(body: PaymentCreate, service: SubscriptionsCaller, key: IdempotencyKey) -> JSONResponse:
     """Create a payment (row first, then YooKassa). The Idempotency-Key is also the charge key."""
     if body.kind == "renewal" and not body.payment_method_id:
         raise InvalidRequest("payment_method_required", "a renewal charges a saved payment method")
@@ -85,21 +86,21 @@ def create_payment(body: PaymentCreate, service: CurrentService, key: Idempotenc
 
 
 @internal_router.get("/payments")
-def list_payments_of_subscription(subscription_id: uuid.UUID, _: CurrentService) -> dict:
+def list_payments_of_subscription(subscription_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
     """Every payment of one subscription, newest first (what Subscriptions' reconciler asks)."""
     rows = payment_service().list_for_subscription(subscription_id)
     return {"items": [payment_json(r) for r in rows], "next_cursor": None}
 
 
 @internal_router.get("/payment-results")
-def payment_results_of_subscription(subscription_id: uuid.UUID, _: CurrentService) -> dict:
+def payment_results_of_subscription(subscription_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
     """The result events of a subscription's final payments, as the stream carries them (Subscriptions'
     backstop asks when an event may have been lost with Redis' data)."""
     return {"items": payment_service().results_of(subscription_id)}
 
 
 @internal_router.get("/payments/{payment_id}")
-def get_payment_internal(payment_id: uuid.UUID, _: CurrentService) -> dict:
+def get_payment_internal(payment_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
     row = payment_service().get(payment_id)
     if row is None:
         raise NotFound("payment_not_found", "no such payment")
@@ -136,9 +137,9 @@ async def yookassa_notification(request: Request) -> JSONResponse:
     if not filt.allows(address):
         return error_response(403, "forbidden", "notifications are accepted only from YooKassa's networks")
     try:
-        body = json.loads(await request.body())
-    except ValueError:
-        return error_response(400, "invalid_json", "the body is not JSON")
+        body = loads_storable(await request.body())
+    except ValueError as exc:
+        return error_response(400, "invalid_json", f"the body is not acceptable JSON: {exc}")
     from starlette.concurrency import run_in_threadpool
 
     status, outcome = await run_in_threadpool(notification_handler().handle, body, address)

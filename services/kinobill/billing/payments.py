@@ -27,10 +27,11 @@ from kinobill.billing import notifications as n
 from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
 from kinobill.billing.reconciling import reconcile_due
+from kinobill.billing.saved_methods import saved_for_user
 from kinobill.domain.money import format_rub
 from kinobill.domain.payment import Phase, advance, phase_of
 from kinobill.domain.statuses import PaymentKind, PaymentStatus
-from kinobill.errors import ApplicationError, ChargeKeyReused, ProviderUnavailable
+from kinobill.errors import ApplicationError, ChargeKeyReused, Forbidden, ProviderUnavailable
 from kinobill.events import PAYMENT_RESULTS
 from kinobill.i18n.readers import reader_of
 from kinobill.mail import queue_email, queue_emails
@@ -134,6 +135,10 @@ class PaymentService:
     def _insert_or_get(self, request: NewPayment) -> Any:
         now = self.now()
         with self.engine.begin() as conn:
+            if request.payment_method_id and not saved_for_user(
+                conn, request.payment_method_id, request.user_id
+            ):
+                raise Forbidden("payment_method_not_owned", "this payment method was not saved by this user")
             row = conn.execute(
                 insert(t.payments)
                 .values(

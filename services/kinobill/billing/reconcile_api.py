@@ -9,8 +9,9 @@ from fastapi import APIRouter
 
 from kinobill.billing import tables as t
 from kinobill.billing.bootstrap import payment_service, refund_service
+from kinobill.callers import AdminCaller
 from kinobill.runtime import get_runtime
-from kinobill.web import CurrentService, StrictModel
+from kinobill.web import StrictModel
 
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
@@ -20,7 +21,7 @@ class ReconcileRequest(StrictModel):
 
 
 @internal_router.post("/reconcile")
-def reconcile_subscription(body: ReconcileRequest, _: CurrentService) -> dict:
+def reconcile_subscription(body: ReconcileRequest, _: AdminCaller) -> dict:
     """Drive this subscription's pending payments and refunds to a final state now, if YooKassa knows it."""
     with get_runtime().engine.connect() as conn:
         payments = (

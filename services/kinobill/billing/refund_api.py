@@ -16,17 +16,19 @@ Refusals are 4xx before any provider call: 404 `payment_not_found` (not the user
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+from pydantic import StrictBool, model_validator
 
 from kinobill import keys
 from kinobill.billing.bootstrap import refund_service
 from kinobill.billing.refunds import RefundRequest
+from kinobill.callers import SubscriptionsCaller
 from kinobill.errors import InvalidRequest, NotFound
-from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel
+from kinobill.fields import Instant, Int4
+from kinobill.web import CurrentUser, IdempotencyKey, StrictModel
 
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
@@ -35,16 +37,22 @@ user_router = APIRouter(prefix="/api/v1", tags=["user"])
 class RefundCreate(StrictModel):
     subscription_id: uuid.UUID
     user_id: uuid.UUID
-    period_index: Annotated[StrictInt, Field(ge=0)]
-    period_start: AwareDatetime | None = None
-    period_end: AwareDatetime | None = None
+    period_index: Int4
+    period_start: Instant | None = None
+    period_end: Instant | None = None
     requested_by: Literal["user", "operator", "system"] = "user"
     full: StrictBool = False
     payment_id: uuid.UUID | None = None
 
+    @model_validator(mode="after")
+    def _period_in_order(self) -> RefundCreate:
+        if self.period_start and self.period_end and self.period_end <= self.period_start:
+            raise ValueError("period_end must be after period_start")
+        return self
+
 
 @internal_router.post("/refunds", status_code=202)
-def create_refund(body: RefundCreate, service: CurrentService, key: IdempotencyKey) -> JSONResponse:
+def create_refund(body: RefundCreate, service: SubscriptionsCaller, key: IdempotencyKey) -> JSONResponse:
     """Refund the latest paid period by the rule (row first, then YooKassa). The key is the refund key."""
     if body.full:
         if body.requested_by != "system" or body.payment_id is None:
@@ -72,7 +80,7 @@ def create_refund(body: RefundCreate, service: CurrentService, key: IdempotencyK
 
 
 @internal_router.get("/refunds/{refund_id}")
-def get_refund_internal(refund_id: uuid.UUID, _: CurrentService) -> dict:
+def get_refund_internal(refund_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
     service = refund_service()
     row = service.get(refund_id)
     if row is None:

@@ -115,3 +115,35 @@ provider_notifications = sa.Table(
 outbox = outbox_table(SCHEMA)
 idempotency_keys = idempotency_keys_table(SCHEMA)
 emails = emails_table(SCHEMA)
+
+# The admin's change lists, searches and dashboard at production size (migration 0007).
+sa.Index("ix_payments_created", payments.c.created_at, payments.c.id)
+sa.Index("ix_payments_status_created", payments.c.status, payments.c.created_at, payments.c.id)
+sa.Index("ix_payments_kind_created", payments.c.kind, payments.c.created_at, payments.c.id)
+sa.Index(
+    "ix_payments_paid",
+    payments.c.paid_at,
+    postgresql_where=sa.text("status = 'succeeded'"),
+    postgresql_include=["amount"],
+)
+sa.Index(
+    "ix_payments_failed_renewals",
+    payments.c.updated_at,
+    postgresql_where=sa.text("kind = 'renewal' AND status = 'canceled'"),
+)
+sa.Index("ix_payments_pending_created", payments.c.created_at, postgresql_where=sa.text("status = 'pending'"))
+sa.Index("ix_payments_email", sa.func.upper(payments.c.user_email))
+sa.Index("ix_refunds_created", refunds.c.created_at, refunds.c.id)
+sa.Index("ix_refunds_status_created", refunds.c.status, refunds.c.created_at, refunds.c.id)
+sa.Index("ix_refunds_subscription", refunds.c.subscription_id)
+sa.Index(
+    "ix_refunds_succeeded",
+    refunds.c.succeeded_at,
+    postgresql_where=sa.text("status = 'succeeded'"),
+    postgresql_include=["amount"],
+)
+sa.Index("ix_refunds_pending_created", refunds.c.created_at, postgresql_where=sa.text("status = 'pending'"))
+sa.Index(
+    "ix_provider_notifications_received", provider_notifications.c.received_at, provider_notifications.c.id
+)
+sa.Index("ix_billing_emails_user", emails.c.user_id, emails.c.created_at)

@@ -23,6 +23,21 @@ from kinobill.domain.statuses import PaymentStatus
 log = logging.getLogger(__name__)
 
 WEBHOOKS = Counter("kinobill_webhooks_total", "YooKassa notifications by outcome", ["event", "outcome"])
+# The events YooKassa sends; anything else is one `other` label value (labels must stay few and short).
+KNOWN_EVENTS = frozenset(
+    {
+        "payment.succeeded",
+        "payment.waiting_for_capture",
+        "payment.canceled",
+        "refund.succeeded",
+        "payment_method.active",
+        "payout.succeeded",
+        "payout.canceled",
+        "deal.closed",
+    }
+)
+MAX_EVENT_LENGTH = 64
+MAX_OBJECT_ID_LENGTH = 128
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -72,9 +87,9 @@ class NotificationHandler:
             or not isinstance(body.get("object"), dict)
         ):
             return self._record(body, remote_addr, "", None, 400, "malformed")
-        event = str(body.get("event", ""))
+        event = str(body.get("event", ""))[:MAX_EVENT_LENGTH]
         object_id = body["object"].get("id")
-        if not isinstance(object_id, str) or not object_id:
+        if not isinstance(object_id, str) or not object_id or len(object_id) > MAX_OBJECT_ID_LENGTH:
             return self._record(body, remote_addr, event, None, 400, "malformed")
         if event.startswith("payment."):
             status, outcome = self._payment(object_id)
@@ -103,7 +118,7 @@ class NotificationHandler:
     def _record(
         self, body: Any, remote_addr: str, event: str, object_id: str | None, status: int, outcome: str
     ) -> tuple[int, str]:
-        WEBHOOKS.labels(event or "none", outcome).inc()
+        WEBHOOKS.labels(event if event in KNOWN_EVENTS else ("none" if not event else "other"), outcome).inc()
         with self.engine.begin() as conn:
             conn.execute(
                 t.provider_notifications.insert().values(

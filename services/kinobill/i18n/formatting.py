@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from babel.dates import format_date as babel_date
 from babel.dates import format_time as babel_time
@@ -34,6 +35,11 @@ def money(kopecks: int, locale: str) -> str:
     """An amount in kopecks as the locale writes rubles."""
     if isinstance(kopecks, bool) or not isinstance(kopecks, int):
         raise TypeError(f"money is integer kopecks, not {type(kopecks).__name__}")
+    return _money(kopecks, locale)
+
+
+@lru_cache(maxsize=4096)  # a few prices recur in every e-mail; Babel's formatting is the costly part
+def _money(kopecks: int, locale: str) -> str:
     amount = Decimal(kopecks) / 100
     symbol = "₽" if locale == "ru" else "RUB"
     text = format_currency(amount, "RUB", format=f"#,##0.00{NBSP}¤", locale=locale, currency_digits=True)
@@ -59,11 +65,13 @@ def zone_label(moment_: datetime, where: LocaleZone) -> str:
     return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
+@lru_cache(maxsize=4096)  # each e-mail shows its moments in both parts
 def day(moment_: datetime, where: LocaleZone) -> str:
     """The date in the reader's zone: "30 ноября 2026 г." / "November 30, 2026"."""
     return _plain(babel_date(_local(moment_, where).date(), "long", locale=where.locale))
 
 
+@lru_cache(maxsize=4096)
 def moment(moment_: datetime, where: LocaleZone) -> str:
     """Date, 24-hour time and zone in the reader's zone: "30 ноября 2026 г., 10:00 МСК"."""
     local = _local(moment_, where)

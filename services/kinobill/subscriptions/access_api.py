@@ -15,10 +15,9 @@ from functools import lru_cache
 import redis.asyncio
 from fastapi import APIRouter, Request, Response
 
+from kinobill.callers import Caller, accepting
 from kinobill.runtime import get_runtime
-from kinobill.security import AuthenticationError, service_from_claims
 from kinobill.subscriptions.access import ActiveAccess, ActiveRows, matches
-from kinobill.web import ApiError, bearer_token
 
 access_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
@@ -40,11 +39,8 @@ def active_access() -> ActiveAccess:
     return ActiveAccess(rows=rows, now=runtime.clock.now, aredis=client)
 
 
-def authenticate_service(request: Request) -> None:
-    try:
-        service_from_claims(get_runtime().service_tokens.decode(bearer_token(request)))
-    except AuthenticationError as exc:
-        raise ApiError(401, "unauthorized", f"invalid service token: {exc}") from exc
+# Checked inside the route (not a Depends) so the cached path stays on the event loop.
+authenticate_service = accepting(Caller.AUTH)
 
 
 @access_router.get("/users/{user_id}/subscriptions/active")

@@ -9,26 +9,31 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, ConfigDict, Field, StrictStr, field_validator
+from pydantic import Field, StrictStr, field_validator
 
+from kinobill.callers import AdminCaller, BillingCaller
 from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.errors import DomainError
 from kinobill.domain.money import parse_rub
 from kinobill.domain.periods import BillingPeriod
+from kinobill.fields import Instant, Int4, Kopecks, ProviderId, ShortText
 from kinobill.idempotency import request_fingerprint
 from kinobill.messages import PaymentSettled
 from kinobill.pagination import keyset_page
 from kinobill.runtime import get_runtime
 from kinobill.security import UserPrincipal
-from kinobill.subscriptions.bootstrap import catalogue, idempotency_store, purchases
+from kinobill.subscriptions.bootstrap import billing_client, catalogue, idempotency_store, purchases
+from kinobill.subscriptions.confirmed_results import PaymentResultNotConfirmed, confirmed_result
 from kinobill.subscriptions.plans import PlanInput
 from kinobill.subscriptions.purchases import subscription_json
-from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, StrictModel, idempotent_response
+from kinobill.web import ApiError, CurrentUser, IdempotencyKey, StrictModel, idempotent_response
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
-Money = Annotated[StrictStr, Field(examples=["299.00"], description="RUB with at most two decimals")]
+Money = Annotated[
+    StrictStr, Field(max_length=32, examples=["299.00"], description="RUB with at most two decimals")
+]
 
 
 class PlanCreate(StrictModel):
@@ -37,9 +42,9 @@ class PlanCreate(StrictModel):
     description: Annotated[StrictStr, Field(max_length=5000)] = ""
     price_month: Money
     price_year: Money
-    currency: StrictStr = "RUB"
-    sale_start: AwareDatetime | None = None
-    sale_end: AwareDatetime | None = None
+    currency: Annotated[StrictStr, Field(max_length=3)] = "RUB"
+    sale_start: Instant | None = None
+    sale_end: Instant | None = None
 
     @field_validator("currency")
     @classmethod
@@ -64,8 +69,8 @@ class PlanUpdate(StrictModel):
     description: Annotated[StrictStr, Field(max_length=5000)] | None = None
     price_month: Money | None = None
     price_year: Money | None = None
-    sale_start: AwareDatetime | None = None
-    sale_end: AwareDatetime | None = None
+    sale_start: Instant | None = None
+    sale_end: Instant | None = None
 
     _money = field_validator("price_month", "price_year")(PlanCreate._money.__func__)  # type: ignore[attr-defined]
 
@@ -81,12 +86,12 @@ def list_plans_on_sale(_: CurrentUser, cursor: str | None = None, limit: Limit =
 
 
 @internal_router.get("/plans")
-def list_all_plans(_: CurrentService, cursor: str | None = None, limit: Limit = 50) -> dict:
+def list_all_plans(_: AdminCaller, cursor: str | None = None, limit: Limit = 50) -> dict:
     return catalogue().list(on_sale_only=False, cursor=cursor, limit=limit)
 
 
 @internal_router.post("/plans", status_code=201)
-def create_plan(body: PlanCreate, _: CurrentService) -> dict:
+def create_plan(body: PlanCreate, _: AdminCaller) -> dict:
     start: datetime = body.sale_start or get_runtime().clock.now()
     return catalogue().create(
         PlanInput(
@@ -102,12 +107,12 @@ def create_plan(body: PlanCreate, _: CurrentService) -> dict:
 
 
 @internal_router.get("/plans/{plan_id}")
-def get_plan(plan_id: uuid.UUID, _: CurrentService) -> dict:
+def get_plan(plan_id: uuid.UUID, _: AdminCaller) -> dict:
     return catalogue().get(plan_id)
 
 
 @internal_router.patch("/plans/{plan_id}")
-def update_plan(plan_id: uuid.UUID, body: PlanUpdate, _: CurrentService) -> dict:
+def update_plan(plan_id: uuid.UUID, body: PlanUpdate, _: AdminCaller) -> dict:
     changes = body.model_dump(exclude_unset=True)
     for required in ("code", "name", "description", "price_month", "price_year", "sale_start"):
         if required in changes and changes[required] is None:
@@ -119,13 +124,13 @@ def update_plan(plan_id: uuid.UUID, body: PlanUpdate, _: CurrentService) -> dict
 
 
 @internal_router.post("/plans/{plan_id}/end-sale")
-def end_plan_sale(plan_id: uuid.UUID, _: CurrentService) -> dict:
+def end_plan_sale(plan_id: uuid.UUID, _: AdminCaller) -> dict:
     """Take the plan off sale now. Existing subscriptions are not touched."""
     return catalogue().end_sale(plan_id)
 
 
 @internal_router.delete("/plans/{plan_id}", status_code=204)
-def delete_plan(plan_id: uuid.UUID, _: CurrentService) -> Response:
+def delete_plan(plan_id: uuid.UUID, _: AdminCaller) -> Response:
     catalogue().delete(plan_id)
     return Response(status_code=204)
 
@@ -212,13 +217,28 @@ def pay_for_subscription(
     )
 
 
-class PaymentResult(PaymentSettled):
-    """The body: a payment result as the stream carries it (unknown fields refused here)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+class PaymentResult(StrictModel):
+    type: Literal["payment.succeeded", "payment.canceled"]
+    payment_id: uuid.UUID
+    subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    user_email: Annotated[StrictStr, Field(max_length=320)] | None = None
+    period_index: Int4
+    kind: Literal["initial", "renewal"]
+    attempt: Int4 = 0
+    amount: Kopecks
+    paid_at: Instant | None = None
+    payment_method_id: ProviderId | None = None
+    reason: ShortText | None = None
 
 
 @internal_router.post("/payment-results")
-def apply_payment_result(body: PaymentResult, _: CurrentService) -> dict:
-    """The same result the stream carries; applying it twice changes nothing."""
-    return {"outcome": purchases().apply_payment_result(body)}
+def apply_payment_result(body: PaymentResult, _: BillingCaller) -> dict:
+    """The result the stream carries (`messages.PaymentSettled`, with bounded fields here), applied as
+    Billing confirms it; applying it twice changes nothing."""
+    result = body.model_dump(mode="json")
+    try:
+        confirmed = confirmed_result(result, billing_client().payment(result["payment_id"]))
+    except PaymentResultNotConfirmed as exc:
+        raise ApiError(409, exc.code, str(exc)) from exc
+    return {"outcome": purchases().apply_payment_result(PaymentSettled.from_json(confirmed))}

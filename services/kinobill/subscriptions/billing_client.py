@@ -57,15 +57,26 @@ class BillingClient:
             for item in self._items("/internal/v1/payment-results", subscription_id)
         ]
 
+    def payment(self, payment_id: str) -> dict[str, Any] | None:
+        """Billing's record of one payment, or None when Billing has no such payment."""
+        return self._get(f"/internal/v1/payments/{payment_id}")
+
     def _items(self, path: str, subscription_id: str) -> list[dict[str, Any]]:
-        url = f"{self._base}{path}?{urlencode({'subscription_id': subscription_id})}"
+        data = self._get(f"{path}?{urlencode({'subscription_id': subscription_id})}")
+        if data is None:
+            raise BillingUnavailable(message="billing answered 404")
+        return list(data["items"])
+
+    def _get(self, path: str) -> dict[str, Any] | None:
         try:
-            response = self._http.request("GET", url, headers=self._headers)
+            response = self._http.request("GET", self._base + path, headers=self._headers)
         except urllib3.exceptions.HTTPError as exc:
             raise BillingUnavailable(message="billing did not answer") from exc
+        if response.status == 404:
+            return None
         if response.status != 200:
             raise BillingUnavailable(message=f"billing answered {response.status}")
-        return list(json.loads(response.data)["items"])
+        return dict(json.loads(response.data))
 
     def _post(self, path: str, idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
         try:

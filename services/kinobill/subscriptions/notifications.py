@@ -116,3 +116,10 @@ def render(context: Notification, reader: LocaleZone) -> Email:
     from the kind's template pair (a value the templates need and the context lacks fails here)."""
     mail = MAIL.render_mail(context.kind, context, reader)
     return Email(context.kind, mail.subject, mail.text, mail.html, reader.locale, reader.zoneinfo)
+
+
+def payment_description(plan: str, period: str, renewal: bool, reader: LocaleZone) -> str:
+    """What a payment is for, in the buyer's language ("Kinobill Премиум, 1 месяц"): YooKassa shows it on
+    the payment page and the receipt, Billing's e-mails repeat it. At most 128 characters (YooKassa)."""
+    context = {"plan": plan, "period": period, "renewal": renewal}
+    return MAIL.render("payment_description.txt", context, reader).strip()[:128]

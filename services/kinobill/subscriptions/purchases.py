@@ -189,7 +189,7 @@ class Purchases:
                 "period_index": 0,
                 "kind": "initial",
                 "amount": sub.price,  # kopecks
-                "description": f"Kinobill {plan_name}, 1 {sub.period}"[:128],  # YooKassa: at most 128
+                "description": n.payment_description(plan_name, sub.period, False, reader_of(sub)),
                 "return_url": return_url or self.return_url_for(sub.id),
             },
         )

@@ -21,9 +21,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from kinobill.callers import AdminCaller
 from kinobill.idempotency import request_fingerprint
 from kinobill.subscriptions.bootstrap import cancellations, idempotency_store
-from kinobill.web import CurrentService, CurrentUser, IdempotencyKey, idempotent_response
+from kinobill.web import CurrentUser, IdempotencyKey, idempotent_response
 
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
@@ -62,7 +63,7 @@ def cancel_my_subscription(subscription_id: uuid.UUID, user: CurrentUser) -> dic
 
 @internal_router.post("/subscriptions/{subscription_id}/refund", status_code=202)
 def refund_subscription(
-    subscription_id: uuid.UUID, service: CurrentService, key: IdempotencyKey
+    subscription_id: uuid.UUID, service: AdminCaller, key: IdempotencyKey
 ) -> JSONResponse:
     scope = f"service:{service.name}"
     return _idempotent(
@@ -79,5 +80,5 @@ def refund_subscription(
 
 
 @internal_router.post("/subscriptions/{subscription_id}/cancel")
-def cancel_subscription(subscription_id: uuid.UUID, _: CurrentService) -> dict:
+def cancel_subscription(subscription_id: uuid.UUID, _: AdminCaller) -> dict:
     return cancellations().cancel(subscription_id, None)

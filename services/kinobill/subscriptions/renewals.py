@@ -44,8 +44,10 @@ from kinobill.domain import schedule
 from kinobill.domain.plans import price_for
 from kinobill.domain.subscription import Subscription
 from kinobill.events import CHARGE_COMMANDS, SUBSCRIPTION_CHANGES
+from kinobill.i18n.readers import reader_of
 from kinobill.messages import RenewalChargeRequested
 from kinobill.outbox import add_events
+from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions import tables
 from kinobill.subscriptions.notices import queue_reminder, queue_renewal_notice
 from kinobill.subscriptions.purchases import change_event
@@ -171,7 +173,7 @@ class RenewalScheduler:
             attempt=attempt,
             amount=amount,
             payment_method_id=sub.payment_method_id,
-            description=f"Kinobill {prices.name(sub)}, 1 {sub.period}, renewal",
+            description=n.payment_description(prices.name(sub), sub.period, True, reader_of(sub)),
         ).to_json()
 
     def _end(self, uow: SubscriptionsUnitOfWork, sub: Subscription, now: datetime) -> bool:

@@ -111,3 +111,28 @@ periods = sa.Table(
 outbox = outbox_table(SCHEMA)
 idempotency_keys = idempotency_keys_table(SCHEMA)
 emails = emails_table(SCHEMA)
+
+# The admin's change lists, searches and dashboard at production size (migration 0007; it also creates
+# the extended statistics subscriptions.st_subscriptions_status_plan on (status, plan_id)).
+sa.Index("ix_subscriptions_created", subscriptions.c.created_at, subscriptions.c.id)
+sa.Index(
+    "ix_subscriptions_status_created", subscriptions.c.status, subscriptions.c.created_at, subscriptions.c.id
+)
+sa.Index(
+    "ix_subscriptions_plan_created", subscriptions.c.plan_id, subscriptions.c.created_at, subscriptions.c.id
+)
+sa.Index(
+    "ix_subscriptions_ended_reason",
+    subscriptions.c.ended_reason,
+    subscriptions.c.created_at,
+    subscriptions.c.id,
+    postgresql_where=sa.text("status = 'ended'"),
+)
+sa.Index("ix_subscriptions_period_end", subscriptions.c.current_period_end)
+sa.Index("ix_subscriptions_email", sa.func.upper(subscriptions.c.user_email))
+sa.Index(
+    "ix_subscriptions_dunning",
+    subscriptions.c.plan_id,
+    postgresql_where=sa.text("status = 'active' AND failed_attempts > 0"),
+)
+sa.Index("ix_subscriptions_emails_user", emails.c.user_id, emails.c.created_at)

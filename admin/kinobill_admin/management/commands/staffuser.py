@@ -12,7 +12,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from kinobill_admin.roles import OPERATOR_GROUP, SUPPORT_GROUP, ensure_groups
+from kinobill_admin.groups import OPERATOR_GROUP, SUPPORT_GROUP, ensure_groups
 
 
 class Command(BaseCommand):
@@ -47,7 +47,7 @@ class Command(BaseCommand):
                 user.delete()
             raise CommandError("; ".join(exc.messages)) from exc
         user.email = options["email"] or user.email
-        user.is_staff = False  # Django's own admin site is for superusers only
+        user.is_staff = True  # may log in to the admin; the group decides what they see and do
         user.is_active = True
         user.set_password(password)
         user.save()
