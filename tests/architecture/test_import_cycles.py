@@ -1,5 +1,6 @@
 """No import cycles in the package, counting imports inside functions too (a deferred import that
-hides a cycle is still a cycle: two modules that cannot be understood one without the other)."""
+hides a cycle is still a cycle: two modules that cannot be understood one without the other). Imports
+for type checking only (`if TYPE_CHECKING:`) are not imports at run time and are left out."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
     """The package modules `path` imports (anywhere in the file); `from a import b` counts `a.b` when
     that is a module, else `a`."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -30,6 +31,20 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
             continue
         found.update(n for n in names if n in modules)
     return found
+
+
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of `tree` except those under `if TYPE_CHECKING:`."""
+    nodes: list[ast.AST] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return nodes
 
 
 def import_graph() -> dict[str, set[str]]:

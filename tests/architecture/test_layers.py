@@ -21,7 +21,8 @@ HTTP_MODULES = ("fastapi", "starlette", "kinobill.web")
 
 def is_http_adapter(name: str) -> bool:
     last = name.rsplit(".", 1)[-1]
-    return name == "kinobill.web" or last.endswith(("api", "app")) or last in ("return_page", "mailbox", "callers", "limits")
+    edge = ("return_page", "mailbox", "callers", "limits")
+    return name == "kinobill.web" or last.endswith(("api", "app")) or last in edge
 
 
 def non_adapter_modules() -> list[str]:

@@ -16,7 +16,7 @@ from kinobill.billing.payments import NewPayment, PaymentService
 from kinobill.billing.refunds import RefundRequest, RefundService
 from kinobill.domain.errors import NothingToRefund
 from kinobill.domain.statuses import PaymentKind
-from kinobill.errors import ChargeKeyReused, ProviderUnavailable
+from kinobill.errors import ChargeKeyReused, Forbidden, ProviderUnavailable
 from kinobill.events import PAYMENT_RESULTS, REFUND_RESULTS
 from kinobill.messages import PaymentSettled, RefundSettled
 
@@ -97,19 +97,48 @@ def test_settling_records_once_and_announces_the_result_in_kopecks(payments, gat
     assert event.payment_method_id == paid["payment_method"]["id"]
 
 
-def test_a_saved_card_charge_settles_in_the_create_call(payments, service_engine):
-    subscription = uuid.uuid4()
+def test_a_saved_card_charge_settles_in_the_create_call(payments, gateway, service_engine):
+    first = first_payment()
+    created = payments.create(first)
+    saved = payments.apply_provider_object(
+        uuid.UUID(created["id"]), gateway.complete(created["provider_payment_id"])
+    )
+    subscription = first.subscription_id
     renewal = first_payment(
         subscription_id=subscription,
+        user_id=first.user_id,  # a saved card is charged only for the user who saved it
         period_index=1,
         kind=PaymentKind.RENEWAL,
         charge_key=keys.renewal_charge(subscription, 1, 0),
-        payment_method_id="pm-saved",
+        payment_method_id=saved.saved_payment_method_id,
         return_url=None,
     )
     assert payments.create(renewal)["status"] == "succeeded"
-    (event,) = [PaymentSettled.from_json(p) for p in results(service_engine, PAYMENT_RESULTS, subscription)]
-    assert (event.kind, event.period_index, event.amount) == ("renewal", 1, 29_900)
+    events = [PaymentSettled.from_json(p) for p in results(service_engine, PAYMENT_RESULTS, subscription)]
+    assert [(e.kind, e.period_index, e.amount) for e in events] == [
+        ("initial", 0, 29_900),
+        ("renewal", 1, 29_900),
+    ]
+
+
+def test_a_saved_card_is_charged_only_for_the_user_who_saved_it(payments, gateway):
+    first = first_payment()
+    created = payments.create(first)
+    saved = payments.apply_provider_object(
+        uuid.UUID(created["id"]), gateway.complete(created["provider_payment_id"])
+    )
+    other = uuid.uuid4()
+    with pytest.raises(Forbidden):
+        payments.create(
+            first_payment(
+                subscription_id=first.subscription_id,
+                period_index=1,
+                kind=PaymentKind.RENEWAL,
+                charge_key=keys.renewal_charge(first.subscription_id, 1, 0),
+                payment_method_id=saved.saved_payment_method_id,
+                user_id=other,
+            )
+        )
 
 
 def test_a_refund_follows_the_rule_and_never_exceeds_what_was_paid(
