@@ -76,7 +76,7 @@ PAYMENT = {
     "user_id": "00000000-0000-4000-8000-000000000002",
     "period_index": 0,
     "kind": "initial",
-    "amount": "1.00",
+    "amount": 100,  # kopecks
 }
 PAYMENT_CASES = {
     "period index past int4": {"period_index": 2**31},

@@ -95,7 +95,7 @@ def _charge(stack, tokens, identity: str, user_id: uuid.UUID, method: str) -> ht
             "user_id": str(user_id),
             "period_index": 1,
             "kind": "renewal",
-            "amount": "9999.00",
+            "amount": 999_900,  # kopecks
             "payment_method_id": method,
         },
         timeout=30,
