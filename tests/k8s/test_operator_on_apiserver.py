@@ -226,11 +226,15 @@ def active_and_standby(plane: ControlPlane, operators: Operators) -> tuple[str, 
 
     peers = wait_until(both_registered, timeout=60, message=f"{names} in the KopfPeering")
     active, standby = sorted(names, key=lambda n: peers[n]["priority"], reverse=True)
-    wait_until(
-        lambda: "Pausing operations in favour of" in operators.log(standby),
-        timeout=30,
-        message=f"{standby} to pause in favour of {active}",
-    )
+
+    def standby_paused() -> bool:
+        # kopf starts a peered operator paused (no log line); one that worked logs when it pauses.
+        log = operators.log(standby)
+        return log.rfind("Pausing operations in favour of") >= log.rfind(
+            "Resuming operations after the pause"
+        )
+
+    wait_until(standby_paused, timeout=30, message=f"{standby} to pause in favour of {active}")
     return active, standby
 
 
