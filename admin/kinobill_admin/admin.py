@@ -595,20 +595,15 @@ class SubscriptionAdmin(ReadOnlyAdmin):
             return self._back(sub)
         return self.refund_confirmation(request, [sub], selected_action=False)
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        context = {
-            **(extra_context or {}),
-            "can_cancel": self.has_cancel_permission(request),
-            "can_refund": self.has_refund_permission(request),
-            "can_reconcile": self.has_reconcile_permission(request),
-        }
-        return super().change_view(request, object_id, form_url, context)
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        context.update(  # which object tools this user gets
+            can_cancel=self.has_cancel_permission(request),
+            can_refund=self.has_refund_permission(request),
+            can_reconcile=self.has_reconcile_permission(request),
+        )
+        return super().render_change_form(request, context, *args, **kwargs)
 
 
 # --- money -------------------------------------------------------------------------------------------
