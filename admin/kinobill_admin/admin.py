@@ -54,6 +54,15 @@ def as_uuid(text: str) -> uuid.UUID | None:
         return None
 
 
+def valid_pk(model: type[Model], value: str) -> bool:
+    """Whether ``value`` can be a primary key of ``model`` (a UUID, or an integer within bigint)."""
+    try:
+        pk = model._meta.pk.to_python(value)
+    except (ValidationError, ValueError):
+        return False
+    return not isinstance(pk, int) or abs(pk) < 2**63
+
+
 def choices_filter(
     field: str, title: str, choices: Sequence[tuple[str, str]], implies: dict[str, str] | None = None
 ) -> type[admin.SimpleListFilter]:
@@ -150,6 +159,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return self.get_fields(request, obj)
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if not valid_pk(self.model, object_id):  # a malformed id is no row, not a database error
+            raise Http404
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return KinobillChangeList
 
@@ -206,10 +226,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         # Django filters pk__in=<the ticked ids> as given; a malformed one would be a 500
         for value in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME):
-            try:
-                self.model._meta.pk.to_python(value)
-            except (ValidationError, ValueError) as exc:
-                raise BadRequest(_("A selected row id is not valid: %(id)r") % {"id": value[:60]}) from exc
+            if not valid_pk(self.model, value):
+                raise BadRequest(_("A selected row id is not valid: %(id)r") % {"id": value[:60]})
         return super().response_action(request, queryset)
 
     def changelist_view(
@@ -577,22 +595,15 @@ class SubscriptionAdmin(ReadOnlyAdmin):
             return self._back(sub)
         return self.refund_confirmation(request, [sub], selected_action=False)
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        if as_uuid(object_id) is None:
-            raise Http404
-        context = {
-            **(extra_context or {}),
-            "can_cancel": self.has_cancel_permission(request),
-            "can_refund": self.has_refund_permission(request),
-            "can_reconcile": self.has_reconcile_permission(request),
-        }
-        return super().change_view(request, object_id, form_url, context)
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        context.update(  # which object tools this user gets
+            can_cancel=self.has_cancel_permission(request),
+            can_refund=self.has_refund_permission(request),
+            can_reconcile=self.has_reconcile_permission(request),
+        )
+        return super().render_change_form(request, context, *args, **kwargs)
 
 
 # --- money -------------------------------------------------------------------------------------------
@@ -616,17 +627,6 @@ class MoneyAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("provider notifications"))
     def notifications(self, obj: Payment | Refund) -> str:
         return notifications_table([getattr(obj, self.provider_id_field) or ""])
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        if as_uuid(object_id) is None:
-            raise Http404
-        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Payment)
@@ -775,17 +775,6 @@ class ProviderNotificationAdmin(ReadOnlyAdmin):
     def body_pretty(self, obj: ProviderNotification) -> str:
         return pretty_json(obj.body)
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        if not object_id.isdigit() or len(object_id) > 18:
-            raise Http404
-        return super().change_view(request, object_id, form_url, extra_context)
-
 
 class EmailAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "kind", "to_address", "subject", "attempts", "sent_at")
@@ -798,17 +787,6 @@ class EmailAdmin(ReadOnlyAdmin):
         if as_id is not None:
             return Q(id=as_id) | Q(user_id=as_id)
         return Q(to_address__iexact=term)
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        if as_uuid(object_id) is None:
-            raise Http404
-        return super().change_view(request, object_id, form_url, extra_context)
 
 
 admin.site.register(SubscriptionEmail, EmailAdmin)

@@ -73,7 +73,11 @@ class Records:
         while True:
             params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
             page = httpx.get(
-                f"{self.sandbox.api_url}/payments", params=params, auth=auth, timeout=30, verify=False
+                f"{self.sandbox.api_url}/payments",
+                params=params,
+                auth=auth,
+                timeout=30,
+                verify=self.sandbox.ca_file or True,
             ).json()
             items += [
                 p

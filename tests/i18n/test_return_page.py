@@ -37,6 +37,9 @@ def test_the_return_page_speaks_the_buyers_language_and_follows_the_purchase(sta
     assert "Кино+ Premium" in russian.text and f"349,00{NBSP}₽" in russian.text
     assert '<h2 id="next-heading">Что дальше</h2>' in russian.text
     assert 'http-equiv="refresh"' in russian.text  # without scripts the page still refreshes
+    policy = russian.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]{44}';", policy)  # its own script, nothing else
 
     english = _page(url, "en-GB,en;q=0.9,ru;q=0.5")
     assert '<html lang="en">' in english.text and english.headers["content-language"] == "en"
@@ -50,6 +53,7 @@ def test_the_return_page_speaks_the_buyers_language_and_follows_the_purchase(sta
     assert "Оплачено до" in active.text and "МСК" in active.text  # the end of the period, Moscow time
     assert "Подписка продлится сама" in active.text
     assert "refresh" not in active.text and "<script>" not in active.text  # final: nothing polls
+    assert "script-src 'none'" in active.headers["content-security-policy"]
 
 
 def test_a_declined_payment_says_nothing_was_charged(stack, plan, buyer):

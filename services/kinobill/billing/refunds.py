@@ -110,7 +110,17 @@ class RefundService:
         row = self._insert_or_get(request)
         if row.status == RefundStatus.PENDING and row.provider_refund_id is None:
             row = self.submit(row)
+        elif row.status != RefundStatus.PENDING:
+            self._republish(row)
         return self.json(row)
+
+    def _republish(self, row: Any) -> None:
+        """The same refund asked again when it is already final: its result goes out again (the first
+        may have been lost with Redis' data after the outbox marked it published). The consumer is
+        idempotent and the e-mail's dedupe key keeps it to one."""
+        with self.engine.begin() as conn:
+            payment = conn.execute(sa.select(t.payments).where(t.payments.c.id == row.payment_id)).one()
+            self._announce(conn, row, payment)
 
     def _by_key(self, conn: sa.Connection, key: str) -> Any:
         return conn.execute(sa.select(t.refunds).where(t.refunds.c.refund_key == key)).first()

@@ -9,6 +9,9 @@ unguessable and the page shows only the purchase's status.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,8 +63,29 @@ def payment_return(subscription_id: uuid.UUID, request: Request) -> HTMLResponse
     default = settings.reader_default
     reader = LocaleZone(negotiate(request.headers.get("accept-language"), default.locale), default.zoneinfo)
     page = _page(subscription_id)
+    markup = PAGES.render("return.html", page, reader)
     return HTMLResponse(
-        PAGES.render("return.html", page, reader),
+        markup,
         status_code=404 if page.status == "unknown" else 200,
-        headers={"Content-Language": reader.locale, "Vary": "Accept-Language", "Cache-Control": "no-store"},
+        headers={
+            "Content-Language": reader.locale,
+            "Vary": "Accept-Language",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": content_security_policy(markup),
+        },
+    )
+
+
+def _hashes(markup: str, tag: str) -> str:
+    """The CSP source list allowing exactly the inline `<tag>` blocks of this page, or 'none'."""
+    found = re.findall(rf"<{tag}>(.*?)</{tag}>", markup, flags=re.S)
+    digests = [base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() for block in found]
+    return " ".join(f"'sha256-{digest}'" for digest in digests) or "'none'"
+
+
+def content_security_policy(markup: str) -> str:
+    """Nothing but this page's own style and script (by hash) and its status checks on this origin."""
+    return (
+        f"default-src 'none'; style-src {_hashes(markup, 'style')}; script-src {_hashes(markup, 'script')}; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
