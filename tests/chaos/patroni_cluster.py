@@ -292,12 +292,20 @@ class PatroniCluster:
         )
 
     def switchover(self) -> tuple[Node, Node]:
+        """patronictl switchover to the synchronous standby (the only one synchronous_mode promotes)."""
         old = self.leader()
-        candidate = next(n for n in self.nodes if n is not old)
+        sync = wait_until(
+            lambda: next((m["name"] for m in self.members() if m.get("role") == "sync_standby"), None),
+            timeout=30,
+            message="a synchronous standby",
+        )
+        candidate = next(n for n in self.nodes if n.name == sync)
         done = self.patronictl(
             "switchover", SCOPE, "--leader", old.name, "--candidate", candidate.name, "--force"
         )
         assert done.returncode == 0, done.stdout + done.stderr
+        # patronictl may answer before the switch; a switchover that did not happen fails here
+        self.new_leader(old)
         return old, candidate
 
     def restart_postgres(self) -> Node:
