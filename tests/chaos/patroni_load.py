@@ -30,7 +30,7 @@ class Answer:
     at: float  # monotonic, when the answer arrived
     started: float
     what: str
-    status: int  # 0 = no HTTP answer (connection reset or refused)
+    status: int  # 0 = no HTTP answer (connection reset or refused), -1 = no answer within the timeout
     retry_after: bool = False
 
 
@@ -126,6 +126,9 @@ class SteadyLoad:
         started = time.monotonic()
         try:
             response = client.request(method, url, **kw)
+        except httpx.TimeoutException:
+            self.seen.add(Answer(time.monotonic(), started, what, -1))
+            return None
         except httpx.TransportError:
             self.seen.add(Answer(time.monotonic(), started, what, 0))
             return None
@@ -167,7 +170,7 @@ class SteadyLoad:
     # --- probes -------------------------------------------------------------------------------------
 
     def _probe_ready(self) -> None:
-        with httpx.Client(timeout=5) as client:
+        with httpx.Client(timeout=15) as client:
             while not self._stop.is_set():
                 for name, base in (
                     ("subscriptions", self.stack.subscriptions_url),
@@ -178,7 +181,7 @@ class SteadyLoad:
 
     def _probe_access(self) -> None:
         url = f"{self.stack.subscriptions_url}/internal/v1/users/{self.access_user}/subscriptions/active"
-        with httpx.Client(timeout=5, headers=self.tokens.service_headers("auth")) as client:
+        with httpx.Client(timeout=15, headers=self.tokens.service_headers("auth")) as client:
             while not self._stop.is_set():
                 self._record(client, "access", "GET", url)
                 time.sleep(0.2)
