@@ -30,6 +30,7 @@ from kinobill.idempotency import IdempotencyStore
 from kinobill.limits import RequestLimitsMiddleware, request_limits
 from kinobill.logs import request_id
 from kinobill.metrics import latest_metrics
+from kinobill.openapi import describe_edges
 from kinobill.runtime import get_runtime
 from kinobill.security import (
     AuthenticationError,
@@ -337,6 +338,7 @@ def build_app(
     add_operational_routes(app, engine, redis_client)
     for router in routers:
         app.include_router(router)
+    describe_edges(app, idempotency_key_header)
     app.add_middleware(RequestLimitsMiddleware, limits=request_limits(get_runtime().settings))
     app.add_middleware(RequestContextMiddleware, service=service)
     return app

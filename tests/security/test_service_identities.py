@@ -181,3 +181,16 @@ def test_a_payment_result_billing_confirms_is_applied_with_billings_facts(stack,
 
     wrong_amount = httpx.post(url, headers=tokens.service_headers("billing"), json={**result, "amount": 100})
     assert wrong_amount.status_code == 409, wrong_amount.text
+
+
+def test_the_openapi_documents_say_what_the_edge_answers(stack):
+    spec = httpx.get(f"{stack.billing_url}/openapi.json").json()
+    create = spec["paths"]["/internal/v1/payments"]["post"]
+    (key,) = [p for p in create["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["in"] == "header" and key["required"] is True
+    for status in ("401", "403", "413", "422", "431", "503"):
+        assert create["responses"][status]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+    reads = spec["paths"]["/internal/v1/payments/{payment_id}"]["get"]
+    assert "Idempotency-Key" not in {p["name"] for p in reads.get("parameters", [])}
