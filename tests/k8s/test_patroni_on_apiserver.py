@@ -13,6 +13,7 @@ import itertools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -185,13 +186,21 @@ class PatroniCluster:
         return primaries[0] if len(primaries) == 1 else None
 
     def kill(self, member: Member) -> None:
-        """The member's node is lost: Patroni and postgres die at once, nothing is released."""
-        postmaster = member.postmaster_pid()
-        assert member.process is not None
-        member.process.kill()
-        if postmaster:
+        """The member's node is lost: Patroni and its postgres die at once, nothing is released."""
+        assert member.process is not None and member.process.process is not None
+        patroni = member.process.process.pid
+        children = Path(f"/proc/{patroni}/task/{patroni}/children").read_text().split()
+        victims = {patroni, *(int(pid) for pid in children), member.postmaster_pid() or patroni}
+        for pid in victims:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(postmaster, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+        member.process.wait_exit(10)
+
+        def postgres_gone() -> bool:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", member.pg_port)) != 0
+
+        wait_until(postgres_gone, timeout=10, message=f"{member.name}'s postgres to be gone")
 
     def stop(self) -> None:
         for member in self.members:
@@ -328,6 +337,7 @@ def test_switchover_and_leader_loss_with_the_application_writing(
 
         old = patroni_cluster.leader()
         assert old is not None
+        wait_until(lambda: has_sync_standby(old), timeout=60, message=f"a synchronous standby of {old.name}")
         asked = time.monotonic()
         response = httpx.post(f"{old.api}/switchover", json={"leader": old.name}, timeout=30)
         assert response.status_code == 200, response.text
