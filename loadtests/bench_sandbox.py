@@ -146,7 +146,8 @@ def main() -> int:
     args = parser.parse_args()
 
     prefix = ["taskset", "-c", str(args.server_core)] if shutil.which("taskset") else None
-    with run_sandbox(command_prefix=prefix) as sb:
+    # the payment mechanics, on a shop without receipts
+    with run_sandbox(command_prefix=prefix, env={"YOOKASSA_SANDBOX_FISCALIZATION": "0"}) as sb:
         if prefix is None and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(sb.process.pid, {args.server_core})
         if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:

@@ -33,6 +33,8 @@ from kinobill_admin.forms import PLAN_FIELDS, PlanAdminForm
 from kinobill_admin.models import (
     AuditEntry,
     BillingEmail,
+    CardChange,
+    OperatorTask,
     Payment,
     Plan,
     ProviderNotification,
@@ -89,6 +91,7 @@ def choices_filter(
 
 
 MONEY_STATUSES = [("pending", "pending"), ("succeeded", "succeeded"), ("canceled", "canceled")]
+CARD_CHANGE_STATUSES = [("pending", "pending"), ("active", "active"), ("canceled", "canceled")]
 SUBSCRIPTION_STATUSES = [("awaiting_payment", "awaiting payment"), ("active", "active"), ("ended", "ended")]
 ENDED_REASONS = [(r, r) for r in ("cancelled", "refunded", "payment_failed", "expired")]
 PERIODS = [("month", "month"), ("year", "year")]
@@ -419,6 +422,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
         "period",
         "status",
         "auto_renew",
+        "card_declined_reason",
         "price_rub",
         "current_period_end",
         "created_at",
@@ -636,6 +640,8 @@ class PaymentAdmin(MoneyAdmin):
         "created_at",
         "amount_rub",
         "status",
+        "cancellation_reason",
+        "receipt_registration",
         "kind",
         "user_email",
         "provider_payment_id",
@@ -675,6 +681,7 @@ class PaymentAdmin(MoneyAdmin):
         "user_email",
         "provider_payment_id",
         "cancellation_reason",
+        "receipt_registration",
     )
     amount_rub = rub("amount", gettext_lazy("amount"))
     refunded_rub = rub("refunded_amount", gettext_lazy("refunded"))
@@ -696,6 +703,7 @@ class RefundAdmin(MoneyAdmin):
         "created_at",
         "amount_rub",
         "status",
+        "receipt_registration",
         "payment_link",
         "provider_refund_id",
         "succeeded_at",
@@ -774,6 +782,37 @@ class ProviderNotificationAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("body"))
     def body_pretty(self, obj: ProviderNotification) -> str:
         return pretty_json(obj.body)
+
+
+@admin.register(OperatorTask)
+class OperatorTaskAdmin(ReadOnlyAdmin):
+    """Work to do by hand, e.g. a receipt YooKassa could not register (issue it another way)."""
+
+    list_display = ("created_at", "kind", "object_type", "object_id", "detail", "resolved_at")
+    list_filter = ("kind", "created_at")
+    search_fields = ("=object_id",)
+    search_help_text = gettext_lazy("The payment or refund id (exact).")
+
+    def search_q(self, term: str) -> Q | None:
+        return Q(object_id=term)
+
+
+@admin.register(CardChange)
+class CardChangeAdmin(ReadOnlyAdmin):
+    """Users replacing a subscription's saved card (YooKassa payment methods)."""
+
+    list_display = ("created_at", "subscription_id", "user_email", "status", "card_title", "activated_at")
+    list_filter = (choices_filter("status", gettext_lazy("status"), CARD_CHANGE_STATUSES), "created_at")
+    search_fields = ("=id", "=subscription_id", "=user_id", "=user_email", "=provider_method_id")
+    search_help_text = gettext_lazy("A subscription or user id, an e-mail address or YooKassa's method id.")
+
+    def search_q(self, term: str) -> Q | None:
+        as_id = as_uuid(term)
+        if as_id is not None:
+            return Q(id=as_id) | Q(subscription_id=as_id) | Q(user_id=as_id)
+        if "@" in term:
+            return Q(user_email__iexact=term)
+        return Q(provider_method_id=term)
 
 
 class EmailAdmin(ReadOnlyAdmin):

@@ -19,6 +19,8 @@ READ_MODELS = (
     "subscriptionemail",
     "billingemail",
     "auditentry",
+    "operatortask",
+    "cardchange",
 )
 SUPPORT_PERMISSIONS = [f"view_{model}" for model in READ_MODELS] + [
     "export_payment",

@@ -111,6 +111,7 @@ class Subscription(ReadOnlyModel):
     price = models.BigIntegerField()  # kopecks charged for the first period (migration 0002)
     payment_method_id = models.TextField(null=True)
     failed_attempts = models.IntegerField()
+    card_declined_reason = models.TextField(null=True)  # a hard decline stopped renewals (migration 0008)
     next_attempt_at = models.DateTimeField(null=True)
     reminded_period = models.IntegerField(null=True)
     created_at = models.DateTimeField()
@@ -230,6 +231,9 @@ class Payment(ReadOnlyModel, MoneyMixin):
     refunded_amount = models.BigIntegerField()
     duplicate_of = models.UUIDField(null=True)  # a second success for a paid period, returned in full
     provider_object = models.JSONField(null=True)
+    receipt = models.JSONField(null=True)  # the 54-FZ receipt sent (migration 0008)
+    receipt_registration = models.TextField(null=True)  # pending | succeeded | canceled
+    receipt_check_at = models.DateTimeField(null=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True)
@@ -266,6 +270,9 @@ class Refund(ReadOnlyModel, MoneyMixin):
     provider_attempts = models.IntegerField()
     last_error = models.TextField(null=True)
     provider_object = models.JSONField(null=True)
+    receipt = models.JSONField(null=True)  # the 54-FZ receipt sent (migration 0008)
+    receipt_registration = models.TextField(null=True)  # pending | succeeded | canceled
+    receipt_check_at = models.DateTimeField(null=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     succeeded_at = models.DateTimeField(null=True)
@@ -320,3 +327,42 @@ class SubscriptionsOutbox(OutboxBase):
 class BillingOutbox(OutboxBase):
     class Meta(OutboxBase.Meta):
         db_table = 'billing"."outbox'
+
+
+class OperatorTask(ReadOnlyModel):
+    """Work operators do by hand (migration 0008), e.g. ``receipt_canceled``: issue that receipt otherwise."""
+
+    id = models.BigIntegerField(primary_key=True)
+    kind = models.TextField()
+    object_type = models.TextField()
+    object_id = models.TextField()
+    detail = models.TextField()
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True)
+
+    class Meta(ReadOnlyModel.Meta):
+        db_table = 'billing"."operator_tasks'
+        ordering = ["-created_at", "-id"]
+
+
+class CardChange(ReadOnlyModel):
+    """A user's replacement of a subscription's saved card (migration 0008)."""
+
+    id = models.UUIDField(primary_key=True)
+    subscription_id = models.UUIDField()
+    user_id = models.UUIDField()
+    user_email = models.TextField(null=True)
+    request_key = models.TextField()
+    status = models.TextField()
+    provider_method_id = models.TextField(null=True)
+    confirmation_url = models.TextField(null=True)
+    return_url = models.TextField(null=True)
+    card_title = models.TextField(null=True)
+    last_error = models.TextField(null=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    activated_at = models.DateTimeField(null=True)
+
+    class Meta(ReadOnlyModel.Meta):
+        db_table = 'billing"."card_changes'
+        ordering = ["-created_at", "-id"]

@@ -7,7 +7,7 @@ declares the callers it accepts with one of the dependencies below; any other va
 | caller          | may call                                                                    |
 |-----------------|-----------------------------------------------------------------------------|
 | `admin`         | Subscriptions: plans (CRUD, end-sale), cancel, refund; Billing: reconcile   |
-| `subscriptions` | Billing: create payments and refunds, read payments, results and refunds    |
+| `subscriptions` | Billing: create payments, refunds, card changes; read payments, results, refunds |
 | `billing`       | Subscriptions: payment results (re-read from Billing before they are applied) |
 | `auth`          | Subscriptions: `GET /internal/v1/users/{id}/subscriptions/active`           |
 

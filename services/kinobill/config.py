@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kinobill.database_url import ConnectionPolicy
+from kinobill.domain.receipts import ReceiptPolicy
 from kinobill.i18n.locales import LocaleZone
 
 
@@ -91,6 +92,15 @@ class Settings(BaseSettings):
     default_locale: str = Field(default="ru", alias="KINOBILL_DEFAULT_LOCALE")
     default_timezone: str = Field(default="Europe/Moscow", alias="KINOBILL_DEFAULT_TIMEZONE")
 
+    # 54-FZ receipts on every payment and refund (a shop with "Чеки от ЮKassa" or a cloud register):
+    # on/off, the VAT code of the subscription (1..12, YooKassa's table; 1 = no VAT) and the tax system
+    # (1..6) for registers that need it (unset: not sent).
+    receipts_enabled: bool = Field(default=True, alias="KINOBILL_RECEIPTS")
+    receipt_vat_code: int = Field(default=1, ge=1, le=12, alias="KINOBILL_RECEIPT_VAT_CODE")
+    receipt_tax_system_code: int | None = Field(
+        default=None, ge=1, le=6, alias="KINOBILL_RECEIPT_TAX_SYSTEM_CODE"
+    )
+
     db_pool_size: int = 10
     db_max_overflow: int = 20
     db_pool_pre_ping: bool = True
@@ -141,6 +151,10 @@ class Settings(BaseSettings):
     @property
     def service_jwt_public_pem(self) -> str:
         return self.read_pem(self.service_jwt_public_key, self.service_jwt_public_key_file)
+
+    @property
+    def receipt_policy(self) -> ReceiptPolicy:
+        return ReceiptPolicy(self.receipts_enabled, self.receipt_vat_code, self.receipt_tax_system_code)
 
     @property
     def subscriptions_public_url(self) -> str:

@@ -29,6 +29,8 @@ _SAMPLES: tuple[Sample, ...] = (
     *(subscriptions.SubscriptionEnded(plan=PLAN, reason=r) for r in sorted(subscriptions.ENDED_REASONS_TOLD)),
     subscriptions.SubscriptionCancelled(plan=PLAN, access_until=MOMENT + 12 * DAY),
     subscriptions.PlanPriceChanged(plan=PLAN, period="month", old_amount=29900, new_amount=34900),
+    subscriptions.CardUpdateNeeded(plan=PLAN, reason="card_expired", access_until=MOMENT + 4 * DAY),
+    subscriptions.CardChanged(plan=PLAN, card="Bank card *4444", retry_now=True),
     billing.PaymentSucceeded(amount=29900, description=DESCRIPTION),
     billing.PaymentCanceled(amount=29900, description=DESCRIPTION, reason="insufficient_funds"),
     billing.PaymentDuplicate(amount=29900, description=DESCRIPTION),

@@ -8,7 +8,8 @@ Roles (all by default; `--only` picks some, so Kubernetes can run each as its ow
   charge-commands                      Billing charges saved cards for renewal attempts (billing/charges.py)
   scheduler                            renewal passes every policy.interval (subscriptions/renewals.py)
   mail-subscriptions, mail-billing     e-mails → SMTP
-  reconcile-billing                    payments and refunds not final after their deadline → ask YooKassa
+  reconcile-billing                    payments and refunds not final after their deadline, receipts
+                                       still pending → ask YooKassa
   reconcile-subscriptions              purchases whose payment was never created → ended (abandoned.py);
                                        payment results lost with Redis → applied from Billing (backstop.py)
 SIGTERM stops every loop after its current step.
@@ -94,23 +95,32 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
 
     def payment_results(stop: threading.Event) -> None:
         from kinobill.subscriptions.bootstrap import purchases
+        from kinobill.subscriptions.card_api import card_changes
+        from kinobill.subscriptions.card_changes import is_card_change
 
-        consume(
-            stop,
-            PAYMENT_RESULTS,
-            "subscriptions",
-            "payment-results",
-            lambda event: purchases().apply_payment_result(PaymentSettled.from_json(event)),
-            lambda events: purchases().apply_payment_results([PaymentSettled.from_json(e) for e in events]),
-        )
+        def one(event: dict[str, Any]) -> object:
+            if is_card_change(event):  # a new card for renewals (card_changes.py)
+                return card_changes().apply(event)
+            return purchases().apply_payment_result(PaymentSettled.from_json(event))
+
+        def batch(events: list[dict[str, Any]]) -> object:
+            if any(is_card_change(event) for event in events):
+                return [one(event) for event in events]
+            return purchases().apply_payment_results([PaymentSettled.from_json(e) for e in events])
+
+        consume(stop, PAYMENT_RESULTS, "subscriptions", "payment-results", one, batch)
 
     def reconcile_billing(stop: threading.Event) -> None:
         from kinobill.billing.bootstrap import payment_service, refund_service
+        from kinobill.billing.card_api import card_change_service
+        from kinobill.billing.receipts import ReceiptFollower
 
         def reconcile() -> int:
             payments, refunds = payment_service(), refund_service()
             duplicates = refunds.return_duplicate_payments(payments.duplicates_to_refund())
-            return payments.reconcile_once() + refunds.reconcile_once() + duplicates
+            receipts = ReceiptFollower(payments.engine, payments.gateway, payments.now).follow_once()
+            cards = card_change_service().reconcile_once()
+            return payments.reconcile_once() + refunds.reconcile_once() + duplicates + receipts + cards
 
         periodic(reconcile, 1.0)(stop)
 

@@ -25,12 +25,15 @@ objects ``test: true``), ``YOOKASSA_SANDBOX_HOST`` (127.0.0.1), ``YOOKASSA_SANDB
 ``YOOKASSA_SANDBOX_CERTFILE`` / ``YOOKASSA_SANDBOX_KEYFILE`` (HTTPS; a self-signed pair for
 127.0.0.1/localhost is generated when absent, into ``YOOKASSA_SANDBOX_CERT_DIR`` or a temp dir, path
 printed on start),
-``YOOKASSA_SANDBOX_JOURNAL_MAX`` (1000000 entries), ``YOOKASSA_SANDBOX_LOG_LEVEL`` (warning).
+``YOOKASSA_SANDBOX_JOURNAL_MAX`` (1000000 entries), ``YOOKASSA_SANDBOX_LOG_LEVEL`` (warning),
+``YOOKASSA_SANDBOX_FISCALIZATION`` (1: a shop with "Чеки от ЮKassa", payments and refunds need a receipt;
+0 turns it off), ``YOOKASSA_SANDBOX_RECEIPT_DELAY`` (1 s from a success to its receipt's registration).
 
 API (``/v3``, HTTP Basic shop id : secret key)
 ----------------------------------------------
 ``POST/GET /payments``, ``GET /payments/{id}``, ``POST /payments/{id}/capture``,
-``POST /payments/{id}/cancel``, ``POST/GET /refunds``, ``GET /refunds/{id}``, ``GET /me``.
+``POST /payments/{id}/cancel``, ``POST/GET /refunds``, ``GET /refunds/{id}``, ``GET /me``,
+``POST /payment_methods`` (bank card, redirect confirmation), ``GET /payment_methods/{id}``.
 POSTs need ``Idempotence-Key`` (≤ 64 chars, the
 spec's pattern); same key + same method/path/body replays the first answer (status and bytes, errors
 included) for 24 h; same key + anything else is 400 ``invalid_request`` with ``parameter: "Idempotence-Key"``.
@@ -39,6 +42,23 @@ Payments: ``confirmation.type`` ``redirect`` (→ ``confirmation_url`` on the ch
 ``payment_method_id`` of a saved method (no confirmation; the method's behaviour decides), or
 ``payment_method_data.card`` with a test card (non-3-DS cards settle at once; 3-DS cards need a redirect).
 Test cards (``cards.py``) decide success, 3-DS and every decline reason with its party.
+
+Receipts (54-FZ, ``receipts.py``)
+---------------------------------
+With fiscalisation on, ``POST /payments`` and ``POST /refunds`` without a valid ``receipt`` are 400
+``invalid_request`` (parameter ``receipt...``): the official ``ReceiptData`` schema (``spec/``)
+plus YooKassa receipts' limits (1–80 items, description 1–128, quantity ≤ 99999.999 with ≤ 3 decimals,
+``customer.email``, ``measure``, items adding up to the amount). The object then carries
+``receipt_registration``: ``pending``, ``succeeded`` ``receipt_delay`` s after the operation succeeded
+(``canceled`` under a ``receipt_canceled`` fault, or at once for a canceled payment). With it off a receipt
+is optional (still checked when sent).
+
+Binding a card (``POST /payment_methods``)
+------------------------------------------
+The method is ``pending`` with ``confirmation.confirmation_url`` →
+``GET /checkout/payment_methods?methodId=<id>`` (a card form; then 303 to ``return_url``). A paying test
+card makes it ``active``/``saved`` (usable as ``payment_method_id``, behaviours apply) and sends
+``payment_method.active``; a declining one leaves it ``inactive``.
 
 Checkout page
 -------------
@@ -50,6 +70,8 @@ Test-helper API (``/sandbox``, JSON, no auth)
 - ``GET /sandbox/health`` → ``{"status": "ok", "shop_id"}``
 - ``POST /sandbox/payments/{id}/confirm`` ``{"card_number", "expiry_month"?, "expiry_year"?, "csc"?}`` → the
   payment (what the checkout page does); ``POST /sandbox/payments/{id}/expire`` → force expiry now.
+- ``POST /sandbox/payment_methods/{id}/confirm`` ``{"card_number"}`` → bind a card to a ``POST
+  /payment_methods`` method (what its page does).
 - ``POST /sandbox/payment_methods/{id}/behaviour`` ``{"outcome": "succeeded" | <payment cancellation reason>,
   "party"?: "yoo_money"|"payment_network"|"merchant"}`` → how later charges on the saved method end
   (persistent until changed); ``GET /sandbox/payment_methods/{id}``.
@@ -64,7 +86,7 @@ Test-helper API (``/sandbox``, JSON, no auth)
   ``DELETE /sandbox/faults/{id}`` (shapes below).
 - ``GET /sandbox/webhooks`` ``?event=&object_id=&status=`` → deliveries with their attempts.
 - ``GET|POST /sandbox/settings`` ``{"webhook_url", "webhook_retry_scale", "webhook_retry_window",
-  "confirmation_ttl", "capture_ttl", "idempotence_ttl"}`` (runtime changes).
+  "confirmation_ttl", "capture_ttl", "idempotence_ttl", "fiscalization", "receipt_delay"}`` (runtime changes).
 - ``POST /sandbox/clock`` ``{"advance_seconds": N}`` moves the sandbox clock forward (expiry, 24 h replay).
 - ``POST /sandbox/reset`` clears payments, refunds, methods, keys, journal, faults, deliveries, clock.
 
@@ -80,14 +102,15 @@ without a byte of answer), ``too_many_requests`` (429 + ``Retry-After``), ``proc
 ``{type: processing, retry_after}`` + ``Retry-After``). Webhook kinds (endpoint = event name or ``*``):
 ``webhook_duplicate`` (``copies`` deliveries), ``webhook_delay`` (``latency_ms`` later),
 ``webhook_reorder`` (hold ``count`` ≥ 2 notifications, deliver newest first), ``webhook_drop`` (lost).
+Receipt kind (endpoint ``payment``, ``refund`` or ``*``): ``receipt_canceled`` (the next ``count``
+registrations end ``canceled``).
 
 Webhooks
 --------
 ``{type: "notification", event, object}`` for ``payment.waiting_for_capture``, ``payment.succeeded``,
-``payment.canceled``, ``refund.succeeded``, POSTed in the background; a non-200 answer or a connection
-error is retried after 10 s, 30 s, 1 min, 5 min, 10 min, 30 min, 1 h, 2 h, then every 4 h until 24 h after
-the event
-(all scaled by the retry scale).
+``payment.canceled``, ``refund.succeeded``, ``payment_method.active``, POSTed in the background; a non-200
+answer or a connection error is retried after 10 s, 30 s, 1 min, 5 min, 10 min, 30 min, 1 h, 2 h, then
+every 4 h until 24 h after the event (all scaled by the retry scale).
 
 Not covered (and why)
 ---------------------
@@ -96,11 +119,12 @@ Not covered (and why)
   pays by card through the redirect page; they answer 400 "not supported by the sandbox".
 - Split payments (``transfers``, refund ``sources``), Safe deal (``deal``, ``/deals``), ``airline``,
   ``receiver``, ``payment_order``, ``statements``, ``refund_method_data``: not used; non-empty values are 400.
-- ``/payment_methods`` (zero-amount binding), ``/invoices``, ``/receipts``, ``/payouts``, ``/sbp_banks``,
+- ``/invoices``, ``/receipts``, ``/payouts``, ``/sbp_banks``,
   ``/personal_data``, ``/webhooks`` (OAuth partners only), OAuth ``Bearer`` auth: out of scope, 404/401.
-- Receipts (54-FZ): a ``receipt`` is checked lightly (customer email/phone, 1–100 items) and
-  ``receipt_registration`` follows the payment (pending → succeeded/canceled); no fiscal documents.
-- Events ``payout.*``, ``deal.closed``, ``payment_method.active``: their objects are not emulated.
+- Receipts (54-FZ): no fiscal documents (``/receipts``); third-party cash registers' rules (phone only,
+  100 items) are not modelled; marking fields are checked by the schema only.
+- Events ``payout.*``, ``deal.closed``: their objects are not emulated. ``POST /payment_methods`` with
+  card data (PCI-DSS) or types other than ``bank_card``: 400.
 - Exact error ``description`` texts and the 403 ``forbidden`` case: not documented; descriptions are ours.
 - Limits that depend on the acquirer (min/max amount per method, refund older than N months, ``refund > 1
   RUB``) and ``income_amount`` (a flat 3.5 % fee here) are approximations.

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 
-from . import checkout, control
+from . import checkout, control, receipts
 from .config import Settings
 from .errors import ApiError, error_body
 from .faults import Fault, Faults
@@ -44,7 +44,7 @@ class Sandbox:
         self.settings = settings
         self.faults = Faults()
         self.webhooks = WebhookDispatcher(settings, self.faults)
-        self.store = Store(settings, self.webhooks.notify)
+        self.store = Store(settings, self.webhooks.notify, self.faults)
         self.idempotency: dict[str, IdempotencyEntry] = {}
         self.journal: deque[dict[str, Any]] = deque(maxlen=settings.journal_max)
         self.journal_seq = 0
@@ -62,6 +62,7 @@ class Sandbox:
         self.journal_seq = 0
 
     async def start(self) -> None:
+        receipts.load_schema()
         await self.webhooks.start()
         self.wake = asyncio.Event()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
@@ -175,6 +176,11 @@ class SandboxApp:
                 return "refunds.get", parts[1], method == "GET"
         elif head == "me" and n == 1:
             return "me.get", None, method == "GET"
+        elif head == "payment_methods":
+            if n == 1:
+                return "payment_methods.create", None, method == "POST"
+            if n == 2 and parts[1]:
+                return "payment_methods.get", parts[1], method == "GET"
         return None, None, False
 
     def _operate(self, operation: str, arg: str | None, body: Any, query: bytes) -> dict[str, Any]:
@@ -196,13 +202,21 @@ class SandboxApp:
             return store.get_refund(arg or "")
         if operation == "refunds.list":
             return store.list_refunds(dict(parse_qsl(query.decode())))
-        return {
+        if operation == "payment_methods.create":
+            return store.create_payment_method(body)
+        if operation == "payment_methods.get":
+            return store.get_payment_method(arg or "")
+        fiscal = self.settings.fiscalization
+        me = {
             "account_id": self.settings.shop_id,
             "test": self.settings.test,
-            "fiscalization_enabled": False,
+            "fiscalization_enabled": fiscal,
             "payment_methods": ["bank_card"],
             "status": "enabled",
         }
+        if fiscal:  # absent while the shop never turned receipts on
+            me["fiscalization"] = {"enabled": True, "provider": "avanpost"}
+        return me
 
     async def api(self, scope: Scope, receive: Receive, send: Send) -> None:
         sandbox = self.sandbox

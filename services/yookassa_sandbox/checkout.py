@@ -79,8 +79,41 @@ _RESULT = """{% extends "base" %}{% block title %}Payment {{ status }}{% endbloc
 {% if return_url %}<p><a href="{{ return_url }}" id="back">Back to the shop</a></p>{% endif %}
 {% endblock %}"""
 
+_BIND = """{% extends "base" %}{% block title %}Link a card{% endblock %}{% block body %}
+<div class="muted">Test shop {{ shop_id }} · sandbox</div>
+<h2 id="binding">Link a card for future payments</h2>
+<form method="post" action="{{ action }}" id="card-form">
+  <label for="card_number">Card number</label>
+  <input id="card_number" name="card_number" inputmode="numeric" autocomplete="cc-number" required
+         value="{{ card_number }}">
+  <div class="row">
+    <div><label for="expiry">Valid thru (MM/YY)</label>
+      <input id="expiry" name="expiry" placeholder="12/30" autocomplete="cc-exp" required></div>
+    <div><label for="csc">CVC</label>
+      <input id="csc" name="csc" inputmode="numeric" autocomplete="cc-csc" required maxlength="4"></div>
+  </div>
+  {% if error %}<div class="error" id="error">{{ error }}</div>{% endif %}
+  <button type="submit" id="link">Link the card</button>
+</form>
+<p><a href="{{ return_url }}" id="back">Back to the shop</a></p>
+{% endblock %}"""
+
+_BOUND = """{% extends "base" %}{% block title %}Card {{ status }}{% endblock %}{% block body %}
+<h2 id="status" data-status="{{ status }}">{{ heading }}</h2>
+{% if return_url %}<p><a href="{{ return_url }}" id="back">Back to the shop</a></p>{% endif %}
+{% endblock %}"""
+
 _env = Environment(
-    loader=DictLoader({"base": _BASE, "form": _FORM, "3ds": _THREE_DS, "result": _RESULT}),
+    loader=DictLoader(
+        {
+            "base": _BASE,
+            "form": _FORM,
+            "3ds": _THREE_DS,
+            "result": _RESULT,
+            "bind": _BIND,
+            "bound": _BOUND,
+        }
+    ),
     autoescape=select_autoescape(default=True, default_for_string=True),
 )
 _EXPIRY = re.compile(r"\s*(0[1-9]|1[0-2])\s*/\s*([0-9]{2}|[0-9]{4})\s*")
@@ -223,7 +256,53 @@ def routes(sandbox: Sandbox) -> list[Route]:
             return three_ds_page(obj, number, str(data.get("expiry", "")), str(data.get("csc", "")))
         return finish(obj, number, expiry[0], expiry[1], str(data.get("csc", "")) or None)
 
+    def binding_or_none(request: Request) -> Any:
+        return store.bindings.get(request.query_params.get("methodId", ""))
+
+    def bound(obj: dict[str, Any], return_url: str | None) -> HTMLResponse:
+        heading = {"active": "Card linked", "inactive": "Card declined", "pending": "Waiting for a card"}
+        return _page("bound", status=obj["status"], heading=heading[obj["status"]], return_url=return_url)
+
+    def bind_form(binding: Any, error: str | None = None, card_number: str = "") -> HTMLResponse:
+        return _page(
+            "bind",
+            status_code=400 if error else 200,
+            shop_id=sandbox.settings.shop_id,
+            action=f"/checkout/payment_methods?methodId={binding.obj['id']}",
+            return_url=binding.return_url,
+            error=error,
+            card_number=card_number,
+        )
+
+    async def show_binding(request: Request) -> Response:
+        binding = binding_or_none(request)
+        if binding is None:
+            return _page("bound", 404, status="pending", heading="Payment method not found", return_url=None)
+        if binding.obj["status"] != "pending":
+            return bound(binding.obj, binding.return_url)
+        return bind_form(binding)
+
+    async def submit_binding(request: Request) -> Response:
+        binding = binding_or_none(request)
+        if binding is None:
+            return _page("bound", 404, status="pending", heading="Payment method not found", return_url=None)
+        if binding.obj["status"] != "pending":
+            return bound(binding.obj, binding.return_url)
+        data = await request.form()
+        number = cards.normalise_number(str(data.get("card_number", "")))
+        expiry = _parse_expiry(str(data.get("expiry", "")))
+        csc = str(data.get("csc", "")).strip()
+        if expiry is None:
+            return bind_form(binding, "Enter a valid expiry date (MM/YY) in the future", number)
+        try:
+            store.confirm_payment_method(binding.obj["id"], number, expiry[0], expiry[1], csc or None)
+        except ApiError as exc:
+            return bind_form(binding, exc.description, number)
+        return RedirectResponse(binding.return_url, status_code=303)
+
     return [
+        Route("/checkout/payment_methods", show_binding, methods=["GET"]),
+        Route("/checkout/payment_methods", submit_binding, methods=["POST"]),
         Route("/checkout/payments/v2/contract", show, methods=["GET"]),
         Route("/checkout/payments/v2/contract", submit, methods=["POST"]),
         Route("/checkout/payments/v2/3ds", submit_3ds, methods=["POST"]),

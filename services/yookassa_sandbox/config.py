@@ -16,6 +16,9 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
     return float(raw) if raw not in (None, "") else default
 
 
+_OFF = ("0", "false", "no", "off")
+
+
 def _env_bool(env: dict[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -43,6 +46,9 @@ class Settings:
     cert_dir: str | None = None
     journal_max: int = 1_000_000
     log_level: str = "warning"
+    # 54-FZ "Чеки от ЮKassa": payments and refunds without a valid receipt are refused (receipts.py)
+    fiscalization: bool = True
+    receipt_delay: float = 1.0  # seconds from a successful operation to its receipt's registration
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -76,6 +82,8 @@ class Settings:
             cert_dir=e.get("YOOKASSA_SANDBOX_CERT_DIR") or None,
             journal_max=int(e.get("YOOKASSA_SANDBOX_JOURNAL_MAX") or 1_000_000),
             log_level=e.get("YOOKASSA_SANDBOX_LOG_LEVEL") or "warning",
+            fiscalization=e.get("YOOKASSA_SANDBOX_FISCALIZATION", "1").strip().lower() not in _OFF,
+            receipt_delay=_env_float(e, "YOOKASSA_SANDBOX_RECEIPT_DELAY", 1.0),
         )
         if not s.gateway_id:
             s.gateway_id = f"{s.shop_id}01"

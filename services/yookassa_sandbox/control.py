@@ -22,6 +22,8 @@ _SETTABLE: dict[str, tuple[type, ...]] = {
     "confirmation_ttl": (int, float),
     "capture_ttl": (int, float),
     "idempotence_ttl": (int, float),
+    "fiscalization": (bool,),
+    "receipt_delay": (int, float),
 }
 _JOURNAL_FILTERS = ("method", "path", "operation", "idempotence_key", "object_id", "fault")
 
@@ -55,24 +57,24 @@ def routes(sandbox: Sandbox) -> list[Route]:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "shop_id": sandbox.settings.shop_id})
 
-    async def confirm(request: Request) -> Response:
+    async def enter_card(request: Request, confirm: Any, object_id: str) -> Response:
+        """What a checkout page does with a card (``{"card_number", "expiry_month"?, ...}``)."""
         try:
             data = await _json(request)
             number = data.get("card_number")
             if not isinstance(number, str):
                 return _error(400, "card_number (string) is required")
-            obj = store.confirm(
-                request.path_params["payment_id"],
-                number,
-                data.get("expiry_month"),
-                data.get("expiry_year"),
-                data.get("csc"),
+            obj = confirm(
+                object_id, number, data.get("expiry_month"), data.get("expiry_year"), data.get("csc")
             )
         except ApiError as exc:
             return _error(exc.status, exc.description)
         except ValueError as exc:
             return _error(400, str(exc))
         return JSONResponse(obj)
+
+    async def confirm(request: Request) -> Response:
+        return await enter_card(request, store.confirm, request.path_params["payment_id"])
 
     async def expire(request: Request) -> Response:
         try:
@@ -91,6 +93,10 @@ def routes(sandbox: Sandbox) -> list[Route]:
         except ValueError as exc:
             return _error(400, str(exc))
         return JSONResponse(method.as_sandbox())
+
+    async def method_confirm(request: Request) -> Response:
+        """The binding page: the payer enters a card for a ``POST /payment_methods`` method."""
+        return await enter_card(request, store.confirm_payment_method, request.path_params["method_id"])
 
     async def method_get(request: Request) -> Response:
         method = store.methods.get(request.path_params["method_id"])
@@ -177,12 +183,17 @@ def routes(sandbox: Sandbox) -> list[Route]:
             return _error(400, str(exc))
         for name, value in data.items():
             types = _SETTABLE.get(name)
-            if types is None or isinstance(value, bool) or not isinstance(value, types):
+            if (
+                types is None
+                or (isinstance(value, bool) and bool not in types)
+                or not isinstance(value, types)
+            ):
                 return _error(
                     400, f"setting {name!r} cannot be set to {value!r}; settable: {list(_SETTABLE)}"
                 )
         for name, value in data.items():
-            setattr(sandbox.settings, name, float(value) if isinstance(value, int) else value)
+            number = isinstance(value, int) and not isinstance(value, bool)
+            setattr(sandbox.settings, name, float(value) if number else value)
         sandbox.wake.set()
         return JSONResponse(settings_view())
 
@@ -208,6 +219,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
         Route("/sandbox/payments/{payment_id}/confirm", confirm, methods=["POST"]),
         Route("/sandbox/payments/{payment_id}/expire", expire, methods=["POST"]),
         Route("/sandbox/payment_methods/{method_id}/behaviour", method_behaviour, methods=["POST"]),
+        Route("/sandbox/payment_methods/{method_id}/confirm", method_confirm, methods=["POST"]),
         Route("/sandbox/payment_methods/{method_id}", method_get, methods=["GET"]),
         Route("/sandbox/refunds/behaviour", refund_behaviour, methods=["POST"]),
         Route("/sandbox/refunds/{refund_id}/complete", refund_complete, methods=["POST"]),

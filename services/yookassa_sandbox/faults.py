@@ -21,6 +21,8 @@ OPERATIONS = {
     "refunds.list": ("GET", "/v3/refunds"),
     "refunds.get": ("GET", "/v3/refunds/{refund_id}"),
     "me.get": ("GET", "/v3/me"),
+    "payment_methods.create": ("POST", "/v3/payment_methods"),
+    "payment_methods.get": ("GET", "/v3/payment_methods/{payment_method_id}"),
 }
 _ALIASES = {f"{m} {p}": op for op, (m, p) in OPERATIONS.items()}
 _ALIASES.update({f"{m} {p[3:]}": op for op, (m, p) in OPERATIONS.items()})
@@ -35,14 +37,22 @@ API_KINDS = (
     "too_many_requests",  # HTTP 429 + Retry-After, nothing happened
     "processing",  # HTTP 202 {type: processing} + Retry-After, nothing happened
 )
-WEBHOOK_EVENTS = ("payment.waiting_for_capture", "payment.succeeded", "payment.canceled", "refund.succeeded")
+WEBHOOK_EVENTS = (
+    "payment.waiting_for_capture",
+    "payment.succeeded",
+    "payment.canceled",
+    "refund.succeeded",
+    "payment_method.active",
+)
 WEBHOOK_KINDS = (
     "webhook_duplicate",  # deliver each notification `copies` times
     "webhook_delay",  # deliver latency_ms later
     "webhook_reorder",  # hold `count` (>= 2) notifications, then deliver them newest first
     "webhook_drop",  # lose the notification: never delivered, never retried
 )
-KINDS = API_KINDS + WEBHOOK_KINDS
+RECEIPT_KINDS = ("receipt_canceled",)  # the next `count` receipts fail to register (endpoint payment|refund)
+RECEIPT_OBJECTS = ("payment", "refund")
+KINDS = API_KINDS + WEBHOOK_KINDS + RECEIPT_KINDS
 
 
 class FaultError(ValueError):
@@ -88,6 +98,9 @@ class Faults:
                 raise FaultError(
                     f"unknown endpoint {endpoint!r}; one of {['*', *OPERATIONS]} or 'METHOD /v3/path'"
                 )
+        elif kind in RECEIPT_KINDS:
+            if endpoint not in ("*", *RECEIPT_OBJECTS):
+                raise FaultError(f"unknown receipt endpoint {endpoint!r}; one of {['*', *RECEIPT_OBJECTS]}")
         elif endpoint not in ("*", "webhook", *WEBHOOK_EVENTS):
             raise FaultError(f"unknown webhook endpoint {endpoint!r}; one of {['*', *WEBHOOK_EVENTS]}")
         count = spec.get("count", 1)
@@ -123,6 +136,14 @@ class Faults:
             if fault.kind in WEBHOOK_KINDS and fault.endpoint in ("*", "webhook", event):
                 if fault.kind != "webhook_reorder":
                     self._use(fault)
+                return fault
+        return None
+
+    def take_receipt(self, object_type: str) -> Fault | None:
+        """The first receipt fault for a ``payment`` or ``refund`` receipt, consuming one use of it."""
+        for fault in self.active:
+            if fault.kind in RECEIPT_KINDS and fault.endpoint in ("*", object_type):
+                self._use(fault)
                 return fault
         return None
 

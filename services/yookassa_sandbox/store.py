@@ -19,6 +19,8 @@ from typing import Any
 from . import cards
 from .config import Settings
 from .errors import ApiError, bad_request
+from .faults import Faults
+from .receipts import check_receipt
 
 Notify = Callable[[str, dict[str, Any]], None]
 
@@ -161,10 +163,21 @@ def _bool(body: dict[str, Any], name: str, default: bool = False) -> bool:
     return value
 
 
+@dataclass(slots=True)
+class BindingRecord:
+    """A payment method created by ``POST /payment_methods``: pending until the payer confirms a card."""
+
+    obj: dict[str, Any]
+    return_url: str
+
+
 class Store:
-    def __init__(self, settings: Settings, notify: Notify | None = None) -> None:
+    def __init__(
+        self, settings: Settings, notify: Notify | None = None, faults: Faults | None = None
+    ) -> None:
         self.settings = settings
         self.notify: Notify = notify or (lambda event, obj: None)
+        self.faults = faults if faults is not None else Faults()
         self.clock_offset = 0.0
         self.reset()
 
@@ -175,6 +188,8 @@ class Store:
         self.methods: dict[str, SavedMethod] = {}
         self.refund_behaviour: dict[str | None, RefundBehaviour] = {}
         self.deadlines: list[tuple[float, str]] = []
+        self.receipts_due: list[tuple[float, str, str]] = []  # (when, "payment" | "refund", id)
+        self.bindings: dict[str, BindingRecord] = {}
         self.seq = 0
         self.clock_offset = 0.0
 
@@ -287,8 +302,8 @@ class Store:
         ):
             raise bad_request("merchant_customer_id must be at most 200 characters", "merchant_customer_id")
         receipt = body.get("receipt")
-        if receipt is not None:
-            self._check_receipt(receipt)
+        if receipt is not None or self.settings.fiscalization:
+            check_receipt(receipt, amount=amount, currency=currency)
 
         confirmation_req = body.get("confirmation")
         return_url: str | None = None
@@ -395,19 +410,6 @@ class Store:
             heapq.heappush(self.deadlines, (rec.confirm_deadline, pid))
         return obj
 
-    @staticmethod
-    def _check_receipt(receipt: Any) -> None:
-        if not isinstance(receipt, dict):
-            raise bad_request("Receipt must be an object", "receipt")
-        customer = receipt.get("customer") or {}
-        if not (
-            customer.get("email") or customer.get("phone") or receipt.get("email") or receipt.get("phone")
-        ):
-            raise bad_request("Receipt customer email or phone is required", "receipt.customer")
-        items = receipt.get("items")
-        if not isinstance(items, list) or not items or len(items) > 100:
-            raise bad_request("Receipt items are required (1 to 100)", "receipt.items")
-
     def _method_dict(self, rec: PaymentRecord, card: Card, method_id: str, saved: bool) -> dict[str, Any]:
         return {
             "type": "bank_card",
@@ -449,8 +451,7 @@ class Store:
         obj["income_amount"] = {"value": money(income), "currency": rec.currency}
         obj["refunded_amount"] = {"value": money(rec.refunded), "currency": rec.currency}
         obj["refundable"] = True
-        if "receipt_registration" in obj:
-            obj["receipt_registration"] = "succeeded"
+        self._register_receipt_later(obj, "payment")
         self._emit("payment.succeeded", obj)
 
     def _cancel(self, rec: PaymentRecord, party: str, reason: str) -> None:
@@ -543,7 +544,7 @@ class Store:
             rec.amount = amount
             rec.obj["amount"] = {"value": money(amount), "currency": currency}
         if body.get("receipt") is not None:
-            self._check_receipt(body["receipt"])
+            check_receipt(body["receipt"], amount=rec.amount, currency=rec.currency)
         rec.capture_deadline = None
         self._succeed(rec, self.now())
         return rec.obj
@@ -567,9 +568,30 @@ class Store:
             raise ApiError(400, f"Payment {payment_id} is {status}; only open payments expire")
         return rec.obj
 
-    def expire_due(self) -> int:
-        """Cancel every payment whose confirmation or capture deadline has passed."""
+    def _register_receipt_later(self, obj: dict[str, Any], object_type: str) -> None:
+        if obj.get("receipt_registration") == "pending":
+            when = self.now() + self.settings.receipt_delay
+            heapq.heappush(self.receipts_due, (when, object_type, obj["id"]))
+
+    def register_receipts_due(self) -> int:
+        """Register the receipts whose moment came: ``succeeded``, or ``canceled`` under a fault."""
         now = self.now()
+        done = 0
+        while self.receipts_due and self.receipts_due[0][0] <= now:
+            _when, object_type, object_id = heapq.heappop(self.receipts_due)
+            record = (self.payments if object_type == "payment" else self.refunds).get(object_id)
+            if record is None or record.obj.get("receipt_registration") != "pending":
+                continue
+            failed = self.faults.take_receipt(object_type) is not None
+            record.obj["receipt_registration"] = "canceled" if failed else "succeeded"
+            done += 1
+        return done
+
+    def expire_due(self) -> int:
+        """Cancel every payment whose confirmation or capture deadline has passed (and register the
+        receipts that are due)."""
+        now = self.now()
+        self.register_receipts_due()
         done = 0
         while self.deadlines and self.deadlines[0][0] <= now:
             deadline, pid = heapq.heappop(self.deadlines)
@@ -586,7 +608,8 @@ class Store:
         return done
 
     def next_deadline(self) -> float | None:
-        return self.deadlines[0][0] if self.deadlines else None
+        moments = [heap[0][0] for heap in (self.deadlines, self.receipts_due) if heap]
+        return min(moments) if moments else None
 
     # ----------------------------------------------------------------- lists
     def _page(
@@ -663,6 +686,7 @@ class Store:
 
     # ----------------------------------------------------------------- refunds
     def get_refund(self, refund_id: str) -> dict[str, Any]:
+        self.register_receipts_due()
         rec = self.refunds.get(refund_id)
         if rec is None:
             raise ApiError(404, f"Refund {refund_id} not found", "refund_id")
@@ -679,8 +703,9 @@ class Store:
         if body.get("sources") or body.get("deal") or body.get("refund_method_data"):
             raise bad_request("sources, deal and refund_method_data are not supported by the sandbox")
         metadata = self._metadata(body.get("metadata"))
-        if body.get("receipt") is not None:
-            self._check_receipt(body["receipt"])
+        receipt = body.get("receipt")
+        if receipt is not None or self.settings.fiscalization:
+            check_receipt(receipt, amount=amount, currency=currency)
         self.expire_due()
         prec = self.payments.get(payment_id)
         if prec is None:
@@ -717,6 +742,8 @@ class Store:
             obj["description"] = description
         if metadata is not None:
             obj["metadata"] = metadata
+        if receipt is not None:
+            obj["receipt_registration"] = "pending"
         rec = RefundRecord(obj=obj, seq=self._next_seq(), created_ts=now, amount=amount)
         self.refunds[rid] = rec
         prec.reserved += amount
@@ -735,10 +762,13 @@ class Store:
             prec.refunded += rec.amount
             prec.obj["refunded_amount"] = {"value": money(prec.refunded), "currency": prec.currency}
             prec.obj["refundable"] = prec.refunded < prec.amount
+            self._register_receipt_later(rec.obj, "refund")
             self._emit("refund.succeeded", rec.obj)
         else:
             rec.obj["status"] = "canceled"
             rec.obj["cancellation_details"] = {"party": party, "reason": outcome}
+            if "receipt_registration" in rec.obj:
+                rec.obj["receipt_registration"] = "canceled"
 
     def complete_refund(self, refund_id: str, outcome: str, party: str | None = None) -> dict[str, Any]:
         rec = self.refunds.get(refund_id)
@@ -768,6 +798,91 @@ class Store:
         if cursor:
             out["next_cursor"] = cursor
         return out
+
+    # ----------------------------------------------------------------- POST /payment_methods
+    def create_payment_method(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A bank card to bind without a payment: pending, with a redirect to the checkout page."""
+        if body.get("type") != "bank_card":
+            raise bad_request("Only type 'bank_card' is supported by the sandbox", "type")
+        if body.get("card"):
+            raise bad_request(
+                "Card data in the request is not supported by the sandbox (use the redirect)", "card"
+            )
+        confirmation = body.get("confirmation")
+        if not isinstance(confirmation, dict) or confirmation.get("type") != "redirect":
+            raise bad_request("confirmation of type 'redirect' is required", "confirmation.type")
+        return_url = confirmation.get("return_url")
+        if not isinstance(return_url, str) or not return_url or len(return_url) > 2048:
+            raise bad_request("return_url is required (at most 2048 characters)", "confirmation.return_url")
+        holder = body.get("holder")
+        if holder is not None and (
+            not isinstance(holder, dict)
+            or holder.get("gateway_id")
+            not in (
+                None,
+                self.settings.gateway_id,
+            )
+        ):
+            raise bad_request("Unknown holder.gateway_id", "holder.gateway_id")
+        method_id = _new_id("0021")
+        while method_id in self.bindings or method_id in self.methods:
+            method_id = _new_id("0021")
+        obj: dict[str, Any] = {
+            "type": "bank_card",
+            "id": method_id,
+            "saved": False,
+            "status": "pending",
+            "holder": {"account_id": self.settings.shop_id, "gateway_id": self.settings.gateway_id},
+            "confirmation": {
+                "type": "redirect",
+                "confirmation_url": f"{self.settings.public_url}/checkout/payment_methods"
+                f"?methodId={method_id}",
+                "return_url": return_url,
+            },
+        }
+        if confirmation.get("enforce") is not None:
+            obj["confirmation"]["enforce"] = _bool(confirmation, "enforce")
+        self.bindings[method_id] = BindingRecord(obj=obj, return_url=return_url)
+        return obj
+
+    def get_payment_method(self, method_id: str) -> dict[str, Any]:
+        rec = self.bindings.get(method_id)
+        if rec is None:
+            raise ApiError(404, f"Payment method {method_id} not found", "payment_method_id")
+        return rec.obj
+
+    def confirm_payment_method(
+        self,
+        method_id: str,
+        card_number: str,
+        expiry_month: str | None = None,
+        expiry_year: str | None = None,
+        csc: str | None = None,
+    ) -> dict[str, Any]:
+        """The payer enters a card on the binding page: a card that pays is saved (``active``, usable as
+        ``payment_method_id``, ``payment_method.active`` sent); a declining card leaves it ``inactive``."""
+        rec = self.bindings.get(method_id)
+        if rec is None:
+            raise ApiError(404, f"Payment method {method_id} not found", "payment_method_id")
+        if rec.obj["status"] != "pending":
+            raise ApiError(400, f"Payment method {method_id} is {rec.obj['status']} and awaits no card")
+        raw: dict[str, Any] = {"number": card_number}
+        for name, value in (("expiry_month", expiry_month), ("expiry_year", expiry_year), ("csc", csc)):
+            if value:
+                raw[name] = value
+        card = self._card_from_request(raw, "card")
+        obj = rec.obj
+        obj.pop("confirmation", None)
+        obj["title"] = card.title
+        obj["card"] = card.as_api()
+        if card.outcome != cards.SUCCEEDED:
+            obj["status"] = "inactive"
+            return obj
+        obj["status"] = "active"
+        obj["saved"] = True
+        self.methods[method_id] = SavedMethod(method_id, card, source_payment_id="")
+        self._emit("payment_method.active", obj)
+        return obj
 
     # ----------------------------------------------------------------- sandbox controls
     def set_method_behaviour(self, method_id: str, outcome: str, party: str | None = None) -> SavedMethod:

@@ -117,6 +117,11 @@ class SandboxHandle:
             body["party"] = party
         return dict(self._call("POST", f"/sandbox/payment_methods/{method_id}/behaviour", json=body))
 
+    def confirm_payment_method(self, method_id: str, card_number: str) -> dict[str, Any]:
+        """Bind a test card to a ``POST /payment_methods`` method, as the payer on its page would."""
+        body = {"card_number": card_number}
+        return dict(self._call("POST", f"/sandbox/payment_methods/{method_id}/confirm", json=body))
+
     def saved_method(self, method_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/sandbox/payment_methods/{method_id}"))
 

@@ -30,6 +30,8 @@ def model_tables():
         (m.BillingEmail, billing.emails),
         (m.ProviderNotification, billing.provider_notifications),
         (m.BillingOutbox, billing.outbox),
+        (m.OperatorTask, billing.operator_tasks),
+        (m.CardChange, billing.card_changes),
     ]
 
 

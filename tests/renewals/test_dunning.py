@@ -88,7 +88,7 @@ def test_a_card_that_succeeds_on_the_second_attempt_renews_once_from_the_old_end
     sub, method = renewals.activate(plan["id"], datetime(2027, 3, 12, 10, 0, tzinfo=UTC))
     sid = sub["id"]
     end = renewals.row(sid).current_period_end
-    stack.sandbox.set_behaviour(method, "card_expired")
+    stack.sandbox.set_behaviour(method, "issuer_unavailable")  # a soft decline: retried on the schedule
     renewals.clock.set(end - DAY + MINUTE)
     tick(stack)
     wait_until(lambda: renewals.row(sid).failed_attempts == 1, message="first failure")

@@ -20,6 +20,9 @@ DEFAULT_SETTINGS = {
     "confirmation_ttl": 3600,
     "capture_ttl": 604800,
     "idempotence_ttl": 86400,
+    # the payment mechanics are tested on a shop without receipts; test_receipts.py turns them on
+    "fiscalization": False,
+    "receipt_delay": 0.2,
 }
 
 

@@ -26,6 +26,7 @@ def tls_process() -> Iterator[SandboxHandle]:
 @pytest.fixture
 def tls(tls_process: SandboxHandle) -> SandboxHandle:
     tls_process.reset()
+    tls_process.update_settings(fiscalization=False)  # transport behaviour, on a shop without receipts
     # timeout=10 -> urllib3 backoff factor 0.01 s: the SDK's retries happen without long sleeps
     Configuration.configure(
         tls_process.shop_id,

@@ -13,7 +13,11 @@ from yookassa_sandbox.testing import free_port, run_sandbox, wait_until
 
 def test_run_sandbox_custom_port_credentials_and_stop() -> None:
     port = free_port()
-    env = {"YOOKASSA_SHOP_ID": "777", "YOOKASSA_SECRET_KEY": "test_other"}
+    env = {
+        "YOOKASSA_SHOP_ID": "777",
+        "YOOKASSA_SECRET_KEY": "test_other",
+        "YOOKASSA_SANDBOX_FISCALIZATION": "0",
+    }
     with run_sandbox(port, env=env) as sb:
         assert sb.base_url == f"http://127.0.0.1:{port}" and sb.api_url.endswith("/v3")
         assert (sb.shop_id, sb.secret_key) == ("777", "test_other")

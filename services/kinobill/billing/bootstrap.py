@@ -31,7 +31,13 @@ def gateway() -> YooKassaGateway:
 
 def payment_service() -> PaymentService:
     runtime = get_runtime()
-    return PaymentService(runtime.engine, gateway(), runtime.clock.now, crash_point=runtime.crash_point)
+    return PaymentService(
+        runtime.engine,
+        gateway(),
+        runtime.clock.now,
+        crash_point=runtime.crash_point,
+        receipts=runtime.settings.receipt_policy,
+    )
 
 
 def refund_service() -> RefundService:
@@ -42,13 +48,20 @@ def refund_service() -> RefundService:
         runtime.clock.now,
         public_url=runtime.settings.billing_public_url,
         crash_point=runtime.crash_point,
+        receipts=runtime.settings.receipt_policy,
     )
 
 
 def notification_handler() -> NotificationHandler:
-    """YooKassa's webhooks: `payment.*` re-read and settled by the payments, `refund.*` by the refunds."""
+    """YooKassa's webhooks: `payment.*` re-read and settled by the payments, `refund.*` by the refunds,
+    `payment_method.active` by the card changes."""
+    from kinobill.billing.card_api import card_change_service
+
     return NotificationHandler(
-        get_runtime().engine, payment_service(), refunds=refund_service().handle_notification
+        get_runtime().engine,
+        payment_service(),
+        refunds=refund_service().handle_notification,
+        payment_methods=card_change_service().handle_notification,
     )
 
 

@@ -26,12 +26,14 @@ from sqlalchemy.dialects.postgresql import insert
 from kinobill.billing import notifications as n
 from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
+from kinobill.billing.receipts import announce_registration, registration_values
 from kinobill.billing.reconciling import reconcile_due
 from kinobill.billing.saved_methods import saved_for_user
 from kinobill.domain.money import format_rub
 from kinobill.domain.payment import Phase, advance, phase_of
+from kinobill.domain.receipts import RECEIPTS_OFF, ReceiptImpossible, ReceiptPolicy, receipt_for
 from kinobill.domain.statuses import PaymentKind, PaymentStatus
-from kinobill.errors import ApplicationError, ChargeKeyReused, Forbidden, ProviderUnavailable
+from kinobill.errors import ApplicationError, ChargeKeyReused, Forbidden, InvalidRequest, ProviderUnavailable
 from kinobill.events import PAYMENT_RESULTS
 from kinobill.i18n.readers import reader_of
 from kinobill.mail import queue_email, queue_emails
@@ -85,6 +87,7 @@ def payment_json(row: Any) -> dict[str, Any]:
         "provider_payment_id": row.provider_payment_id,
         "payment_method_id": row.saved_payment_method_id or row.payment_method_id,
         "cancellation_reason": row.cancellation_reason,
+        "receipt_registration": row.receipt_registration,
         "created_at": row.created_at.isoformat(),
         "paid_at": row.paid_at.isoformat() if row.paid_at else None,
     }
@@ -98,8 +101,22 @@ class PaymentService:
         now: Callable[[], datetime],
         *,
         crash_point: Callable[[str], None] = lambda _: None,
+        receipts: ReceiptPolicy = RECEIPTS_OFF,
     ) -> None:
         self.engine, self.gateway, self.now, self.crash_point = engine, gateway, now, crash_point
+        self.receipts = receipts
+
+    def _receipt(self, request: NewPayment) -> dict[str, Any] | None:
+        """The 54-FZ receipt this payment carries (kept on the row: every repeat sends the same body)."""
+        try:
+            return receipt_for(
+                self.receipts,
+                email=request.user_email,
+                description=request.description,
+                amount=request.amount,
+            )
+        except ReceiptImpossible as exc:
+            raise InvalidRequest(exc.code, exc.message) from exc
 
     # --- create -------------------------------------------------------------------------------
 
@@ -139,6 +156,7 @@ class PaymentService:
                 conn, request.payment_method_id, request.user_id
             ):
                 raise Forbidden("payment_method_not_owned", "this payment method was not saved by this user")
+            receipt = self._receipt(request)
             row = conn.execute(
                 insert(t.payments)
                 .values(
@@ -157,6 +175,7 @@ class PaymentService:
                     status=PaymentStatus.PENDING,
                     return_url=request.return_url,
                     payment_method_id=request.payment_method_id,
+                    receipt=receipt,
                     created_at=now,
                     updated_at=now,
                     next_check_at=now + FIRST_CHECK,
@@ -196,6 +215,8 @@ class PaymentService:
             "description": row.description[:128],
             "metadata": {"payment_id": str(row.id), "subscription_id": str(row.subscription_id)},
         }
+        if row.receipt is not None:
+            params["receipt"] = row.receipt
         if row.kind == PaymentKind.RENEWAL:
             params["payment_method_id"] = row.payment_method_id
         else:
@@ -258,6 +279,14 @@ class PaymentService:
         for request in requests:
             first.setdefault(request.charge_key, request)
         ordered = sorted(first.values(), key=lambda r: r.charge_key)  # one lock order for every batch
+        refused: dict[str, ApplicationError] = {}  # no receipt possible: refused as `create` would
+        receipts_of: dict[str, dict[str, Any] | None] = {}
+        for r in ordered:
+            try:
+                receipts_of[r.charge_key] = self._receipt(r)
+            except ApplicationError as exc:
+                refused[r.charge_key] = exc
+        ordered = [r for r in ordered if r.charge_key not in refused]
         values = [
             {
                 "id": uuid.uuid4(),
@@ -273,6 +302,7 @@ class PaymentService:
                 "status": PaymentStatus.PENDING,
                 "return_url": r.return_url,
                 "payment_method_id": r.payment_method_id,
+                "receipt": receipts_of[r.charge_key],
                 "created_at": now,
                 "updated_at": now,
                 "next_check_at": now + FIRST_CHECK,
@@ -280,19 +310,27 @@ class PaymentService:
             for r in ordered
         ]
         with self.engine.begin() as conn:
-            inserted = conn.execute(
-                insert(t.payments)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["charge_key"])
-                .returning(t.payments)
-            ).all()
+            inserted = (
+                conn.execute(
+                    insert(t.payments)
+                    .values(values)
+                    .on_conflict_do_nothing(index_elements=["charge_key"])
+                    .returning(t.payments)
+                ).all()
+                if values
+                else []
+            )
             by_key = {row.charge_key: row for row in inserted}
-            repeated = [key for key in first if key not in by_key]  # these keys exist: repeats
+            # these keys exist: repeats
+            repeated = [key for key in first if key not in by_key and key not in refused]
             if repeated:
                 query = sa.select(t.payments).where(t.payments.c.charge_key.in_(repeated))
                 by_key.update({row.charge_key: row for row in conn.execute(query)})
         answers: list[Any] = []
         for request in requests:
+            if request.charge_key in refused:
+                answers.append(refused[request.charge_key])
+                continue
             row = by_key[request.charge_key]
             if (row.subscription_id, row.amount, row.period_index) != (
                 request.subscription_id,
@@ -411,6 +449,9 @@ class PaymentService:
                 provider_object=provider,
                 confirmation_url=confirmation.get("confirmation_url") or row.confirmation_url,
             )
+            receipt = registration_values(row, provider, now)
+            values.update(receipt)
+            announce_registration(conn, "payment", row, receipt, provider)
         if new_status == PaymentStatus.PENDING:
             values["next_check_at"] = now + FIRST_CHECK
             return conn.execute(

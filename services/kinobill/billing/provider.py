@@ -20,10 +20,10 @@ from typing import Any
 import requests
 from prometheus_client import Counter, Histogram
 from requests.adapters import HTTPAdapter
-from yookassa import Payment, Refund
+from yookassa import Payment, PaymentMethod, Refund
 from yookassa.client import ApiClient
 from yookassa.domain.common import RequestObject, UserAgent
-from yookassa.domain.response import PaymentResponse, RefundResponse
+from yookassa.domain.response import PaymentResponse, RefundResponse, SavePaymentMethodResponse
 
 PROVIDER_CALLS = Counter("kinobill_provider_calls_total", "YooKassa API calls", ["operation", "outcome"])
 PROVIDER_LATENCY = Histogram(
@@ -138,6 +138,9 @@ class YooKassaGateway:
         self._refund: Any = type(
             "GatewayRefund", (Refund,), {"__init__": lambda s: setattr(s, "client", client)}
         )
+        self._payment_method: Any = type(
+            "GatewayPaymentMethod", (PaymentMethod,), {"__init__": lambda s: setattr(s, "client", client)}
+        )
 
     def _call(self, operation: str, fn: Any, *args: Any) -> Any:
         started = time.perf_counter()
@@ -165,6 +168,15 @@ class YooKassaGateway:
 
     def get_refund(self, provider_refund_id: str) -> RefundResponse:
         return self._call("get_refund", self._refund.find_one, provider_refund_id)
+
+    def create_payment_method(
+        self, params: dict[str, Any], idempotence_key: str
+    ) -> SavePaymentMethodResponse:
+        """``POST /payment_methods``: a card to bind without a payment (the user confirms by redirect)."""
+        return self._call("create_payment_method", self._payment_method.create, params, idempotence_key)
+
+    def get_payment_method(self, payment_method_id: str) -> SavePaymentMethodResponse:
+        return self._call("get_payment_method", self._payment_method.find_one, payment_method_id)
 
     def close(self) -> None:
         self._session.close()

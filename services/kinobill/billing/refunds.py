@@ -34,9 +34,11 @@ from kinobill import keys
 from kinobill.billing import notifications as n
 from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
+from kinobill.billing.receipts import announce_registration, registration_values
 from kinobill.billing.reconciling import reconcile_due
 from kinobill.domain.errors import NothingToRefund
 from kinobill.domain.money import format_rub, parse_rub
+from kinobill.domain.receipts import RECEIPTS_OFF, ReceiptImpossible, ReceiptPolicy, receipt_for
 from kinobill.domain.refunds import refund_amount
 from kinobill.domain.statuses import PaymentStatus, RefundStatus
 from kinobill.errors import Conflict, InvalidRequest, NotFound
@@ -97,9 +99,11 @@ class RefundService:
         *,
         public_url: str,
         crash_point: Callable[[str], None] = lambda _: None,
+        receipts: ReceiptPolicy = RECEIPTS_OFF,
     ) -> None:
         self.engine, self.gateway, self.now = engine, gateway, now
         self.public_url, self.crash_point = public_url, crash_point
+        self.receipts = receipts
 
     def json(self, row: Any) -> dict[str, Any]:
         return refund_json(row, self.public_url)
@@ -157,6 +161,16 @@ class RefundService:
                     period_end=request.period_end,
                     now=now,
                 )
+            try:  # the refund's 54-FZ receipt (kept on the row: every repeat sends the same body)
+                receipt = receipt_for(
+                    self.receipts,
+                    email=payment.user_email,
+                    description=payment.description or "Kinobill subscription",
+                    amount=amount,
+                    currency=payment.currency,
+                )
+            except ReceiptImpossible as exc:
+                raise InvalidRequest(exc.code, exc.message) from exc
             row = conn.execute(
                 t.refunds.insert()
                 .values(
@@ -168,6 +182,7 @@ class RefundService:
                     amount=amount,
                     currency=payment.currency,
                     status=RefundStatus.PENDING,
+                    receipt=receipt,
                     created_at=now,
                     updated_at=now,
                     next_check_at=now + FIRST_CHECK,
@@ -257,6 +272,8 @@ class RefundService:
             "description": f"Refund: {payment.description or 'Kinobill'}"[:250],
             "metadata": {"refund_id": str(row.id), "subscription_id": str(row.subscription_id)},
         }
+        if row.receipt is not None:
+            params["receipt"] = row.receipt
         try:
             provider = dict(self.gateway.create_refund(params, idempotence_key=str(row.id)))
         except OutcomeUnknown as exc:
@@ -314,6 +331,9 @@ class RefundService:
                 status = RefundStatus(str(provider["status"]))
                 reason = (provider.get("cancellation_details") or {}).get("reason")
                 values.update(provider_refund_id=provider["id"], provider_object=provider)
+                receipt = registration_values(row, provider, now)
+                values.update(receipt)
+                announce_registration(conn, "refund", row, receipt, provider)
             if status == RefundStatus.PENDING:
                 values["next_check_at"] = now + FIRST_CHECK
                 return conn.execute(

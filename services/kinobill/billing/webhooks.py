@@ -75,9 +75,14 @@ class SourceFilter:
 
 class NotificationHandler:
     def __init__(
-        self, engine: sa.Engine, payments: PaymentService, refunds: Callable[[str], str] | None = None
+        self,
+        engine: sa.Engine,
+        payments: PaymentService,
+        refunds: Callable[[str], str] | None = None,
+        payment_methods: Callable[[str], str] | None = None,
     ) -> None:
         self.engine, self.payments, self.refunds = engine, payments, refunds
+        self.payment_methods = payment_methods
 
     def handle(self, body: Any, remote_addr: str) -> tuple[int, str]:
         """Returns (HTTP status, outcome)."""
@@ -95,6 +100,9 @@ class NotificationHandler:
             status, outcome = self._payment(object_id)
         elif event.startswith("refund.") and self.refunds is not None:
             outcome = self.refunds(object_id)
+            status = 503 if outcome == "unverified" else 200
+        elif event == "payment_method.active" and self.payment_methods is not None:
+            outcome = self.payment_methods(object_id)  # card changes (card_changes.py)
             status = 503 if outcome == "unverified" else 200
         else:
             status, outcome = 200, "ignored"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from kinobill.domain import schedule
+from kinobill.domain.declines import is_hard_decline
 from kinobill.domain.errors import InvalidTransition
 from kinobill.domain.periods import BillingPeriod, period_bounds
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
@@ -46,6 +47,8 @@ class Subscription:
     reminded_period: int | None = None
     ended_at: datetime | None = None
     purchase_key: str | None = None
+    # the hard decline (domain/declines.py) that stopped charging the saved method, until it is replaced
+    card_declined_reason: str | None = None
     changed: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def _set(self, **values: object) -> None:
@@ -75,7 +78,12 @@ class Subscription:
     @property
     def renews(self) -> bool:
         """True when the scheduler will charge for the next period (auto-renew on and a saved method)."""
-        return self.status == Status.ACTIVE and self.auto_renew and bool(self.payment_method_id)
+        return (
+            self.status == Status.ACTIVE
+            and self.auto_renew
+            and bool(self.payment_method_id)
+            and self.card_declined_reason is None
+        )
 
     def due_action(self, now: datetime) -> str:
         """What the scheduler must do now: ``"charge"``, ``"end"`` (no renewal: end at the period end) or
@@ -119,6 +127,7 @@ class Subscription:
             current_period_end=end,
             payment_method_id=method,
             failed_attempts=0,
+            card_declined_reason=None,
         )
         self._schedule_renewal(policy)
         return "activated" if period_index == 0 else "renewed"
@@ -136,14 +145,28 @@ class Subscription:
         attempt: int,
         now: datetime,
         policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY,
+        reason: str | None = None,
     ) -> str:
-        """The charge for the next period failed: retry on the dunning schedule, or end after the last."""
+        """The charge for the next period failed.
+
+        A soft decline (``reason``, see ``domain/declines.py``) is retried on the dunning schedule, and the
+        subscription ends after the last attempt. A hard one stops charging the saved method at once
+        (``"card_declined"``): no more attempts on it; access lasts for the grace period
+        (``schedule.access_until``), when the scheduler ends the subscription (payment_failed) unless
+        the user replaces the card first (:meth:`replace_payment_method`)."""
         if self.status != Status.ACTIVE or self.period_index is None or period_index != self.period_index + 1:
             return "duplicate"
         if attempt < self.failed_attempts:
             return "duplicate"
         failures = attempt + 1
         assert self.current_period_end is not None
+        if is_hard_decline(reason) and self.auto_renew:
+            self._set(
+                failed_attempts=failures,
+                card_declined_reason=reason,
+                next_attempt_at=schedule.access_until(self.current_period_end, policy),
+            )
+            return "card_declined"
         next_at = schedule.next_attempt_at(self.current_period_end, failures, policy)
         if next_at is None or not self.auto_renew:
             self._set(failed_attempts=failures)
@@ -175,6 +198,28 @@ class Subscription:
 
     # --- user and operator actions ------------------------------------------------------------
 
+    def replace_payment_method(
+        self,
+        payment_method_id: str,
+        now: datetime,
+        policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY,
+    ) -> str:
+        """The user bound a new card: later renewals charge it. A renewal in dunning (declined, hard or
+        soft) is retried with it at once, as one more attempt (``"card_changed_retry"``)."""
+        if not payment_method_id:
+            raise InvalidTransition("a saved payment method is needed")
+        if self.status != Status.ACTIVE:
+            raise InvalidTransition(f"the subscription is {self.status}")
+        if self.payment_method_id == payment_method_id and self.card_declined_reason is None:
+            return "duplicate"
+        self._set(payment_method_id=payment_method_id, card_declined_reason=None)
+        if self.auto_renew and self.failed_attempts > 0:
+            self._set(next_attempt_at=now)
+            return "card_changed_retry"
+        if self.auto_renew:
+            self._schedule_renewal(policy)  # a subscription that had no saved card renews from now on
+        return "card_changed"
+
     def cancel(self, now: datetime) -> str:
         """Turn auto-renew off. Access stays until the period ends; a pending purchase ends at once."""
         if self.status == Status.ENDED:
@@ -199,7 +244,13 @@ class Subscription:
         if self.has_access(now, policy):
             self._set(next_attempt_at=self.access_until(policy))
             return "duplicate"
-        self._end(EndedReason.CANCELLED if not self.auto_renew else EndedReason.EXPIRED, now)
+        if not self.auto_renew:
+            reason = EndedReason.CANCELLED
+        elif self.card_declined_reason is not None:  # the card was declined for good and never replaced
+            reason = EndedReason.PAYMENT_FAILED
+        else:
+            reason = EndedReason.EXPIRED
+        self._end(reason, now)
         return "ended"
 
     def refunded(self, now: datetime) -> str:

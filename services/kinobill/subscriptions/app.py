@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kinobill.runtime import get_runtime
-from kinobill.subscriptions import refund_api
+from kinobill.subscriptions import card_api, refund_api
 from kinobill.subscriptions.access_api import access_router
 from kinobill.subscriptions.api import internal_router, user_router
 from kinobill.subscriptions.return_page import return_router
@@ -22,6 +22,7 @@ def create_app() -> FastAPI:
             access_router,
             refund_api.user_router,
             refund_api.internal_router,
+            card_api.user_router,
             return_router,
         ],
         engine=lambda: get_runtime().engine,

@@ -47,6 +47,9 @@ class BillingClient:
     def create_refund(self, idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._post("/internal/v1/refunds", idempotency_key, body)
 
+    def create_card_change(self, idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._post("/internal/v1/card-changes", idempotency_key, body)
+
     def payments_of(self, subscription_id: str) -> list[dict[str, Any]]:
         return self._items("/internal/v1/payments", subscription_id)
 

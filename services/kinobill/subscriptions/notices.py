@@ -5,6 +5,7 @@ applied twice (or a scheduler pass repeated) never sends it twice:
 
 * ``reminder:<sub>:<period>``                   "payment scheduled in N days", once per period;
 * ``renewal-failed:<sub>:<period>:<attempt>``   one per declined attempt, with the next try and access;
+* ``card-declined:<sub>:<period>``              a hard decline: no more attempts, update the card;
 * ``subscription-ended:<sub>``                  the end (payment_failed, cancelled, expired).
 
 "Subscription renewed" is written by ``Purchases._tell``; "payment succeeded/failed" by Billing.
@@ -59,6 +60,20 @@ def queue_renewal_notice(
                 n.RenewalFailed(
                     plan=_plan_name(uow, row.plan_id),
                     next_attempt_at=row.next_attempt_at,
+                    access_until=schedule.access_until(row.current_period_end, policy),
+                ),
+                reader_of(row),
+            ),
+        )
+    if outcome == "card_declined":  # a hard decline: no more attempts on this card
+        return uow.queue_email(
+            dedupe_key=f"card-declined:{row.id}:{row.period_index + 1}",
+            to=row.user_email,
+            user_id=row.user_id,
+            email=n.render(
+                n.CardUpdateNeeded(
+                    plan=_plan_name(uow, row.plan_id),
+                    reason=str(row.card_declined_reason),
                     access_until=schedule.access_until(row.current_period_end, policy),
                 ),
                 reader_of(row),

@@ -47,6 +47,26 @@ class RenewalFailed:
 
 
 @dataclass(frozen=True)
+class CardUpdateNeeded:
+    """A hard decline (domain/declines.py): the saved card is not charged again; a new one renews."""
+
+    kind: ClassVar[str] = "card_update_needed"
+    plan: str
+    reason: str  # YooKassa's cancellation reason (a hard one: domain/declines.py)
+    access_until: datetime
+
+
+@dataclass(frozen=True)
+class CardChanged:
+    """The user bound a new card for the subscription; `retry_now` when a declined renewal is retried."""
+
+    kind: ClassVar[str] = "card_changed"
+    plan: str
+    card: str  # e.g. "Bank card *4444"
+    retry_now: bool
+
+
+@dataclass(frozen=True)
 class SubscriptionEnded:
     """The end of a subscription that had been active (one kind per reason)."""
 
@@ -101,6 +121,8 @@ Notification = (
     | SubscriptionRenewed
     | SubscriptionCancelled
     | PlanPriceChanged
+    | CardUpdateNeeded
+    | CardChanged
 )
 
 ENDED_REASONS_TOLD = frozenset({EndedReason.PAYMENT_FAILED, EndedReason.CANCELLED, EndedReason.EXPIRED})

@@ -300,7 +300,11 @@ class Purchases:
             outcome = sub.first_payment_failed(now)
         else:
             outcome = sub.renewal_failed(
-                period_index=index, attempt=event.attempt, now=now, policy=self.policy
+                period_index=index,
+                attempt=event.attempt,
+                now=now,
+                policy=self.policy,
+                reason=event.reason,
             )
         if outcome == "late_payment":
             # Paid after the purchase was given up or ended: money without a subscription. Never

@@ -49,6 +49,7 @@ subscriptions = sa.Table(
     sa.Column("price", sa.BigInteger, nullable=False),  # kopecks charged for the first period
     sa.Column("payment_method_id", sa.Text),  # YooKassa saved method for renewals
     sa.Column("failed_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("card_declined_reason", sa.Text),  # a hard decline stopped charging the saved method
     timestamp("next_attempt_at"),  # when the scheduler should charge next (renewal or dunning)
     sa.Column("reminded_period", sa.Integer),  # period index whose reminder went out
     timestamp("created_at", nullable=False, server_default=NOW),

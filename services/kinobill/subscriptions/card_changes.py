@@ -1,0 +1,116 @@
+"""Service layer of Subscriptions for changing a subscription's card.
+
+* ``request``: the owner of an active subscription asks for a link (Billing creates a YooKassa payment
+  method with a redirect confirmation; the user enters the new card there). Another user's subscription
+  is 404 as everywhere; the Billing key derives from (caller, subscription, Idempotency-Key), so a
+  replayed request returns the same change and link.
+* ``apply``: Billing's ``payment_method.active`` event (PAYMENT_RESULTS) — the method was re-read from
+  YooKassa and is active. The entity replaces the saved method (``Subscription.replace_payment_method``):
+  the next renewal charges it; a subscription in dunning (declined, hard or soft) is due again at once
+  and the scheduler retries it once with the new card. The same event twice (a redelivery) finds the
+  method already in place and changes nothing; the e-mail's dedupe key is the card change's.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from kinobill.domain import schedule
+from kinobill.domain.errors import InvalidTransition
+from kinobill.domain.statuses import SubscriptionStatus
+from kinobill.errors import Conflict, NotFound
+from kinobill.events import SUBSCRIPTION_CHANGES
+from kinobill.i18n.readers import reader_of
+from kinobill.subscriptions import notifications as n
+from kinobill.subscriptions.billing_client import BillingClient
+from kinobill.subscriptions.purchases import change_event, subscription_json
+from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+
+log = logging.getLogger(__name__)
+
+CARD_CHANGED = "payment_method.active"  # the event type Billing puts on PAYMENT_RESULTS
+CARD_CHANGE_KEYS = uuid.UUID("0c3f6a52-8f4e-4d59-9b1a-5e7d2c9a4b60")  # namespace of derived Billing keys
+
+
+def billing_card_change_key(scope: str, subscription_id: uuid.UUID, key: str) -> str:
+    """≤ 64 characters, deterministic: the same request always maps to the same card change."""
+    return f"card-{uuid.uuid5(CARD_CHANGE_KEYS, f'{scope}|{subscription_id}|{key}').hex}"
+
+
+def is_card_change(event: dict[str, Any]) -> bool:
+    return event.get("type") == CARD_CHANGED
+
+
+class CardChanges:
+    def __init__(
+        self,
+        uow: Callable[[], SubscriptionsUnitOfWork],
+        billing: BillingClient,
+        now: Callable[[], datetime],
+        policy: schedule.RenewalPolicy = schedule.DEFAULT_POLICY,
+    ) -> None:
+        self.uow, self.billing, self.now, self.policy = uow, billing, now, policy
+
+    def request(
+        self, subscription_id: uuid.UUID, *, user_id: uuid.UUID, scope: str, key: str, return_url: str | None
+    ) -> dict[str, Any]:
+        with self.uow() as uow:
+            sub = uow.subscriptions.get_entity(subscription_id)
+        if sub is None or sub.user_id != user_id:
+            raise NotFound("subscription_not_found", "no such subscription")
+        if sub.status != SubscriptionStatus.ACTIVE:
+            raise Conflict(
+                "subscription_not_active",
+                f"the card of a subscription that is {sub.status} cannot be changed",
+                {"status": sub.status},
+            )
+        change = self.billing.create_card_change(
+            billing_card_change_key(scope, sub.id, key),
+            {
+                "subscription_id": str(sub.id),
+                "user_id": str(sub.user_id),
+                "user_email": sub.user_email,
+                "return_url": return_url,
+            },
+        )
+        return {**change, "subscription": subscription_json(sub)}
+
+    def apply(self, event: dict[str, Any]) -> str:
+        """Billing's ``payment_method.active``: replace the subscription's saved method. Idempotent."""
+        subscription_id = uuid.UUID(str(event["subscription_id"]))
+        now = self.now()
+        with self.uow() as uow:
+            sub = uow.subscriptions.get_entity(subscription_id, for_update=True)
+            if sub is None:
+                log.error("card change for unknown subscription %s", subscription_id)
+                return "unknown_subscription"
+            try:
+                outcome = sub.replace_payment_method(str(event["payment_method_id"]), now, self.policy)
+            except InvalidTransition as exc:
+                # Ended meanwhile: the card is kept at YooKassa but there is nothing to renew.
+                log.warning("card change %s for subscription %s: %s", event["card_change_id"], sub.id, exc)
+                return "not_active"
+            if outcome == "duplicate":
+                return outcome
+            row = uow.subscriptions.save(sub, now)
+            uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, outcome, now))
+            plan = uow.plans.get(row.plan_id)
+            uow.queue_email(
+                dedupe_key=f"card-changed:{event['card_change_id']}",
+                to=row.user_email,
+                user_id=row.user_id,
+                email=n.render(
+                    n.CardChanged(
+                        plan=plan.name if plan is not None else "Kinobill",
+                        card=str(event.get("card") or "your new card"),
+                        retry_now=outcome == "card_changed_retry",
+                    ),
+                    reader_of(row),
+                ),
+            )
+            uow.commit()
+        return outcome
