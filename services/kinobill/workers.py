@@ -111,8 +111,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         consume(stop, PAYMENT_RESULTS, "subscriptions", "payment-results", one, batch)
 
     def reconcile_billing(stop: threading.Event) -> None:
-        from kinobill.billing.bootstrap import payment_service, refund_service
-        from kinobill.billing.card_api import card_change_service
+        from kinobill.billing.bootstrap import card_change_service, payment_service, refund_service
         from kinobill.billing.receipts import ReceiptFollower
 
         def reconcile() -> int:

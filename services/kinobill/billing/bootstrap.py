@@ -11,6 +11,7 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from functools import lru_cache
 
+from kinobill.billing.card_changes import CardChangeService
 from kinobill.billing.charges import ChargeCommands
 from kinobill.billing.payments import PaymentService
 from kinobill.billing.provider import YooKassaConfig, YooKassaGateway
@@ -52,11 +53,14 @@ def refund_service() -> RefundService:
     )
 
 
+def card_change_service() -> CardChangeService:
+    runtime = get_runtime()
+    return CardChangeService(runtime.engine, gateway(), runtime.clock.now, crash_point=runtime.crash_point)
+
+
 def notification_handler() -> NotificationHandler:
     """YooKassa's webhooks: `payment.*` re-read and settled by the payments, `refund.*` by the refunds,
     `payment_method.active` by the card changes."""
-    from kinobill.billing.card_api import card_change_service
-
     return NotificationHandler(
         get_runtime().engine,
         payment_service(),

@@ -15,19 +15,12 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictStr
 
-from kinobill.billing.card_changes import CardChangeService, NewCardChange
+from kinobill.billing.bootstrap import card_change_service
+from kinobill.billing.card_changes import NewCardChange
 from kinobill.callers import SubscriptionsCaller
-from kinobill.runtime import get_runtime
 from kinobill.web import IdempotencyKey, StrictModel
 
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
-
-
-def card_change_service() -> CardChangeService:
-    from kinobill.billing.bootstrap import gateway
-
-    runtime = get_runtime()
-    return CardChangeService(runtime.engine, gateway(), runtime.clock.now, crash_point=runtime.crash_point)
 
 
 class CardChangeCreate(StrictModel):
