@@ -36,7 +36,6 @@ def test_a_return_url_billing_could_not_use_is_refused_before_the_purchase_exist
     )
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["code"] == "invalid_request"
-    assert "return_url" in refused.json()["error"]["message"]
     assert buyer.subscriptions.get("/api/v1/subscriptions").json()["items"] == []
     bought = buyer.buy(plan["id"])  # the plan can be bought: nothing was left open
     assert bought.status_code == 201, bought.text
