@@ -67,7 +67,7 @@ def test_operational_endpoints(subscriptions_service, billing_service):
     for base in (subscriptions_service, billing_service):
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         ready = httpx.get(f"{base}/readyz").json()
-        assert ready["checks"] == {"database": "ok", "redis": "ok"}
+        assert ready["checks"] == {"configuration": "ok", "database": "ok", "redis": "ok"}
         metrics = httpx.get(f"{base}/metrics").text
         assert "kinobill_http_requests_total" in metrics
         assert httpx.get(f"{base}/docs").status_code == 200
