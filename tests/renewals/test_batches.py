@@ -52,7 +52,7 @@ def _command(subscription_id: str, method: str, user_id: uuid.UUID) -> dict:
         "charge_key": f"renewal:{subscription_id}:1:0",
         "subscription_id": subscription_id,
         "user_id": str(user_id),
-        "user_email": None,
+        "user_email": "batch@example.com",  # the scheduler always sends one: the receipt needs it
         "period_index": 1,
         "attempt": 0,
         "amount": 29900,
