@@ -37,7 +37,9 @@ def test_only_active_subscriptions_of_that_user_are_listed(stack, tokens, auth, 
     assert (held["status"], waiting["status"], declined["status"]) == ("active", "awaiting_payment", "ended")
     other_id = uuid.uuid4()
     with httpx.Client(
-        base_url=stack.subscriptions_url, headers=tokens.user_headers(other_id, "other@example.com"), timeout=30
+        base_url=stack.subscriptions_url,
+        headers=tokens.user_headers(other_id, "other@example.com"),
+        timeout=30,
     ) as other_http:
         other_sub = purchase(
             stack, Buyer(other_id, "other@example.com", other_http, other_http), plans[3]["id"]
