@@ -83,7 +83,7 @@ def test_redis_down_for_a_minute_under_load_delays_but_loses_nothing(
     chaos_stack, chaos_redis, chaos_plan, tokens, scope, records, db
 ):
     access = httpx.Client(
-        base_url=chaos_stack.subscriptions_url, headers=tokens.service_headers(), timeout=10
+        base_url=chaos_stack.subscriptions_url, headers=tokens.service_headers("auth"), timeout=10
     )
     with PurchaseLoad(chaos_stack, tokens, scope, chaos_plan) as load:
         wait_until(lambda: len(load.users) >= 3, timeout=60, message="the load running")
