@@ -53,6 +53,7 @@ def test_good_values_pass_the_schema(chart: Any, dev_values: dict[str, Any], nam
         ({"workers": [{"name": "x", "roles": ["relay-billing"], "replicas": 1}]}, "resources"),
         ({"networkPolicy": {"egress": {"dns": {"to": []}}}}, "/networkPolicy/egress"),
         ({"config": {"smtpPort": 70000}}, "/config/smtpPort"),
+        ({"config": {"defaultLocale": "de"}}, "/config/defaultLocale"),
         ({"monitoring": {"prometheusRule": {"http5xxRatio": 2}}}, "http5xxRatio"),
     ],
 )

@@ -243,6 +243,20 @@ def test_one_renewal_policy_for_the_operator_and_the_payment_results(default_ren
     assert config["KINOBILL_ENV"] == "production"
 
 
+def test_the_default_locale_and_zone_reach_the_services_and_are_ones_they_accept(
+    default_render: Rendered,
+) -> None:
+    from kinobill.i18n.locales import SUPPORTED_LOCALES, LocaleZone
+
+    config = default_render.get("ConfigMap", "kb-kinobill-config")["data"]
+    assert LocaleZone(config["KINOBILL_DEFAULT_LOCALE"], config["KINOBILL_DEFAULT_TIMEZONE"]) == LocaleZone(
+        "ru", "Europe/Moscow"
+    )
+    schema = json.loads((REPO / "charts" / "kinobill" / "values.schema.json").read_text())
+    enum = schema["properties"]["config"]["properties"]["defaultLocale"]["enum"]
+    assert sorted(enum) == sorted(SUPPORTED_LOCALES)  # the values schema offers exactly what the code speaks
+
+
 def test_operator_rbac_allows_what_kopf_does(default_render: Rendered) -> None:
     role = default_render.get("Role", "kb-kinobill-operator")
     rules = {
