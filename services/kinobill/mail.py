@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert
 from kinobill.domain.addresses import email_address_problem
 from kinobill.mail_message import compose
 from kinobill.pacing import IdleBackoff
+from kinobill.unavailable import log_loop_failure
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +261,6 @@ class EmailSender:
                     self.count_dead()
                     counted = time.monotonic()
                 idle.after(self.send_once() > 0, stop)
-            except Exception:
-                log.exception("e-mail sender failed; retrying")
+            except Exception as exc:
+                log_loop_failure(log, "e-mail sender failed", exc)
                 stop.wait(1.0)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
 
 from kinobill.pacing import IdleBackoff
-from kinobill.transient import is_transient
+from kinobill.unavailable import log_loop_failure
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,5 @@ class OutboxRelay:
                 # Redis or Postgres away: nothing is lost (the rows stay unpublished); back off, doubling
                 # up to MAX_BACKOFF, with one line per try, and catch up at full speed once it is back.
                 backoff = min(MAX_BACKOFF, max(0.5, backoff * 2))
-                if is_transient(exc):
-                    log.warning("outbox relay %s: %r; retrying in %.1fs", self.schema, exc, backoff)
-                else:
-                    log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                log_loop_failure(log, f"outbox relay {self.schema} failed (next try in {backoff:.1f}s)", exc)
                 stop.wait(backoff)

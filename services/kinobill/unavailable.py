@@ -35,6 +35,15 @@ def describe(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {first[:200]}"
 
 
+def log_loop_failure(logger: logging.Logger, what: str, exc: BaseException) -> None:
+    """A worker loop's failed turn: one line when the infrastructure is away (an outage of minutes is one
+    line per retry, not a traceback each), the whole traceback when it is a bug."""
+    if is_transient(exc):
+        logger.warning("%s: infrastructure unavailable (%s); retrying", what, describe(exc))
+    else:
+        logger.error("%s; retrying", what, exc_info=exc)
+
+
 def worth_retrying(exc: BaseException) -> bool:
     """Unavailable, and quick to find out: a pool timeout already waited its full time."""
     from psycopg_pool import PoolTimeout

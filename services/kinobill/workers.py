@@ -35,6 +35,7 @@ from kinobill.outbox import OutboxRelay
 from kinobill.runtime import Runtime
 from kinobill.streams import BatchHandler, Handler, StreamConsumer
 from kinobill.subscriptions import tables as subscription_tables
+from kinobill.unavailable import log_loop_failure
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ def periodic(step: Callable[[], int], interval: float) -> Callable[[threading.Ev
             try:
                 if step() == 0:
                     stop.wait(interval)
-            except Exception:
-                log.exception("periodic step failed")
+            except Exception as exc:
+                log_loop_failure(log, "periodic step failed", exc)
                 stop.wait(max(interval, 1.0))
 
     return loop
@@ -186,8 +187,8 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
                 result = passes.run_pass()
                 if result.acted:
                     log.info("renewal pass: %s", result.as_dict())
-            except Exception:
-                log.exception("renewal pass failed")
+            except Exception as exc:
+                log_loop_failure(log, "renewal pass failed", exc)
             stop.wait(policy.interval.total_seconds())
 
     return {

@@ -7,18 +7,25 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
+import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 import pytest
+import redis
 import sqlalchemy as sa
 
 from kinobill.database_url import DatabaseUrl
+from kinobill.outbox import OutboxRelay
+from kinobill.subscriptions import tables
 from kinobill.transient import is_transient
-from support import ServiceProcess, free_port, kinobill_command
+from kinobill.unavailable import log_loop_failure
+from support import ServiceProcess, free_port, kinobill_command, wait_until
 
 
 def read_only_url(url: str) -> str:
@@ -123,3 +130,29 @@ def test_an_unavailable_database_is_503_with_retry_after_on_an_open_connection(
     log = proc.log_path.read_text(errors="replace")
     assert "Traceback" not in log, proc.log_tail(60)
     assert log.count("database unavailable, answered 503") >= 2
+
+
+def test_a_worker_loop_logs_an_outage_as_one_line_per_try_and_a_bug_with_its_traceback(
+    migrated_database: str, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = sa.create_engine(dead_url(migrated_database), connect_args={"connect_timeout": 1})
+    relay = OutboxRelay(dead, tables.outbox, redis.Redis.from_url(redis_url), now=lambda: datetime.now(UTC))
+    stop = threading.Event()
+    caplog.set_level(logging.WARNING, logger="kinobill")
+    worker = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        tries = wait_until(
+            lambda: [r for r in caplog.records if r.name == "kinobill.outbox"][:2] or None,
+            message="two failed relay turns against a dead database",
+        )
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in tries)
+    assert "infrastructure unavailable (OperationalError:" in tries[0].getMessage()
+
+    caplog.clear()
+    log_loop_failure(logging.getLogger("kinobill.workers"), "periodic step failed", ValueError("a bug"))
+    (bug,) = caplog.records
+    assert bug.levelno == logging.ERROR and bug.exc_info is not None and bug.exc_info[1].args == ("a bug",)
