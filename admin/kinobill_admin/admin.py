@@ -13,9 +13,11 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+from urllib.parse import quote as url_quote
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.db.models import Model, Q, QuerySet
@@ -23,6 +25,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -129,7 +132,33 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     )
 
 
+PK_SLOT = "__pk__"
+
+
 class KinobillChangeList(ChangeList):
+    """Django's change list, with each row's link made without two walks of the URL configuration.
+
+    Django reverses every row's change URL, then resolves it again to add the list's filters
+    (``add_preserved_filters``): with 50 rows, a tenth of the page's rendering. Here the URL is reversed
+    once per page and the filters are added as ``add_preserved_filters`` would add them, so the rows get
+    the same links (opening a row and coming back keeps the filters)."""
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        self.row_link_query: str = self.preserved_filters  # type: ignore[has-type]
+        self.preserved_filters = ""  # only the rows' links read it: they now carry the filters
+        self.change_url_pattern = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=(PK_SLOT,),
+            current_app=self.model_admin.admin_site.name,
+        )
+
+    def url_for_result(self, result: Model) -> str:
+        # as reverse() would put the admin-quoted key into the path
+        pk = url_quote(str(quote(getattr(result, self.pk_attname))), safe=RFC3986_SUBDELIMS + "/~:@")
+        url = self.change_url_pattern.replace(PK_SLOT, pk)
+        return f"{url}?{self.row_link_query}" if self.row_link_query else url
+
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         self.count_estimated = getattr(self.paginator, "estimated", False)

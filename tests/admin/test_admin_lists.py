@@ -8,6 +8,7 @@ import io
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from admin_arrange import new_plan, notification, paid_subscription, refund_row
@@ -52,6 +53,17 @@ def test_subscription_filters(support_client, world):
         current_period_end__lt=(end_on + timedelta(hours=1)).isoformat(),
     ) == {on}
     assert subs(created_at__gte=(datetime.now(UTC) - timedelta(days=7)).isoformat()) == {on}
+
+
+def test_a_filtered_list_links_each_row_to_its_page_keeping_the_filters(support_client, world):
+    on = str(world["on"]["id"])
+    query = {"status": "active", "q": on}
+    page = support_client.get(admin_url("subscription"), query).content.decode()
+    kept = urlencode({"_changelist_filters": urlencode(query)})
+    assert f'href="{admin_url("subscription", on, "change")}?{kept}"' in page
+    # and Django follows them back: the change page's link to the list has the same filters
+    detail = support_client.get(f"{admin_url('subscription', on, 'change')}?{kept}").content.decode()
+    assert f"{admin_url('subscription')}?{urlencode(query)}".replace("&", "&amp;") in detail
 
 
 def test_subscription_search_by_user_id_email_or_id(support_client, world):
