@@ -10,6 +10,7 @@ filter value is a 400, never a 500.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -49,6 +50,7 @@ from kinobill_admin.models import (
 from kinobill_admin.paging import EstimatedCountPaginator
 
 MAX_SEARCH = 200
+EVENT_NAME = re.compile(r"[a-z_]+(\.[a-z_]+)+")  # YooKassa's events: payment.succeeded, refund.succeeded…
 MAX_SELECTED = 100  # rows one action may act on (each is a call to a service)
 
 
@@ -816,7 +818,8 @@ class ProviderNotificationAdmin(ReadOnlyAdmin):
     extra_detail = ("body_pretty",)
 
     def search_q(self, term: str) -> Q | None:
-        return Q(object_id=term) | Q(event=term)
+        # one indexed lookup, not an OR of two (which Postgres answers by reading every row)
+        return Q(event=term) if EVENT_NAME.fullmatch(term) else Q(object_id=term)
 
     @admin.display(description=gettext_lazy("body"))
     def body_pretty(self, obj: ProviderNotification) -> str:

@@ -215,6 +215,8 @@ def test_email_and_notification_lists(support_client, world):
     on = world["on"]
     found = listed_ids(support_client, "providernotification", q=on["provider_payment_id"])
     assert len(found) == 2
+    by_event = listed_ids(support_client, "providernotification", q="payment.waiting_for_capture")
+    assert len(found & by_event) == 1  # an event name searches the events, not the objects
     one = sorted(found)[0]
     assert support_client.get(admin_url("providernotification", one, "change")).status_code == 200
     assert support_client.get(admin_url("billingemail")).status_code == 200

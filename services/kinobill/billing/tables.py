@@ -207,3 +207,13 @@ sa.Index(
     "ix_provider_notifications_received", provider_notifications.c.received_at, provider_notifications.c.id
 )
 sa.Index("ix_billing_emails_user", emails.c.user_id, emails.c.created_at)
+# The admin's notification and e-mail lists (migration 0009).
+sa.Index(
+    "ix_provider_notifications_event",
+    provider_notifications.c.event,
+    provider_notifications.c.received_at,
+    provider_notifications.c.id,
+)
+sa.Index("ix_billing_emails_created", emails.c.created_at, emails.c.id)
+sa.Index("ix_billing_emails_sent", emails.c.sent_at)
+sa.Index("ix_billing_emails_address", sa.func.upper(emails.c.to_address))

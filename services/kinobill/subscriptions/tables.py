@@ -137,3 +137,7 @@ sa.Index(
     postgresql_where=sa.text("status = 'active' AND failed_attempts > 0"),
 )
 sa.Index("ix_subscriptions_emails_user", emails.c.user_id, emails.c.created_at)
+# The admin's e-mail list (migration 0009).
+sa.Index("ix_subscriptions_emails_created", emails.c.created_at, emails.c.id)
+sa.Index("ix_subscriptions_emails_sent", emails.c.sent_at)
+sa.Index("ix_subscriptions_emails_address", sa.func.upper(emails.c.to_address))
