@@ -10,6 +10,11 @@ format, deterministic ids so a re-run makes the same data), rebuilds the indexes
 
 ``--scale 0.1`` makes 600 k subscriptions, ~3 M payments and ~100 k refunds. Then run
 ``loadtests/bench_admin.py`` against the same ``--pgdata``.
+
+After the three big tables, the messages are derived from them inside Postgres (``INSERT … SELECT``, no
+rows through Python): one YooKassa notification per final payment and per refund, one Billing e-mail per
+final payment and per refund, and a Subscriptions e-mail per subscription (activated) and per ended one.
+``--only messages`` fills just those (when they are empty) on an already seeded ``--pgdata``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ PLANS = [  # code, name, month, year (kopecks)
 YEARS = 3
 DAY = 86400
 TABLES = ["subscriptions.subscriptions", "billing.payments", "billing.refunds"]
+MESSAGE_TABLES = ["billing.provider_notifications", "billing.emails", "subscriptions.emails"]
 ENDED_REASONS = ["cancelled", "expired", "payment_failed", "refunded"]
 NULL = "\\N"  # COPY text format
 
@@ -63,10 +69,10 @@ class Stamp:
         return f"{text} {h:02d}:{rest // 60:02d}:{rest % 60:02d}+00"
 
 
-def save_and_drop_indexes(conn: psycopg.Connection) -> list[str]:
-    """Every index and constraint of the seeded tables, as the SQL that recreates it; then drop them."""
+def save_and_drop_indexes(conn: psycopg.Connection, tables: list[str]) -> list[str]:
+    """Every index and constraint of ``tables``, as the SQL that recreates it; then drop them."""
     recreate: list[str] = []
-    for table in TABLES:
+    for table in tables:
         schema, name = table.split(".")
         constraints = conn.execute(
             "SELECT conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
@@ -187,7 +193,7 @@ def seed(database_url: str, subscriptions: int, payments_per_sub: float, refund_
                 [plan_ids[n], code, name, month, year],
             )
         print("dropping indexes and constraints for the load", flush=True)
-        recreate = save_and_drop_indexes(conn)
+        recreate = save_and_drop_indexes(conn, TABLES)
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute("SET max_parallel_maintenance_workers = 0")
         refund_file = tempfile.NamedTemporaryFile("w+", suffix=".copy", delete=False)  # noqa: SIM115
@@ -283,15 +289,96 @@ def seed(database_url: str, subscriptions: int, payments_per_sub: float, refund_
             print(f"{table}: {copied:,} in {time.monotonic() - began:.0f} s", flush=True)
             path_file.close()
             os.unlink(path_file.name)
-        for sql in recreate:
+        rebuild(conn, recreate, [*TABLES, "subscriptions.plans"])
+    return counts
+
+
+def rebuild(conn: psycopg.Connection, recreate: list[str], tables: list[str]) -> None:
+    """Indexes and constraints back, then statistics and the visibility map (index-only scans)."""
+    for sql in recreate:
+        began = time.monotonic()
+        conn.execute(sql)
+        print(f"{time.monotonic() - began:6.0f} s  {sql[:110]}", flush=True)
+    for table in tables:
+        conn.execute(f"VACUUM (ANALYZE) {table}")
+
+
+# Derived from the seeded payments, refunds and subscriptions, in Postgres. Ids are deterministic: the
+# source row's id with another first group (payments are 0000000d-…, refunds 0000000e-…, subscriptions
+# 0000000b-…), so a re-run makes the same rows.
+MESSAGES_SQL = {
+    "billing.provider_notifications": [
+        """INSERT INTO billing.provider_notifications
+               (event, object_id, remote_addr, body, outcome, received_at)
+        SELECT 'payment.' || status, provider_payment_id, '185.71.76.' || (1 + period_index % 30),
+               jsonb_build_object('type', 'notification', 'event', 'payment.' || status,
+                                  'object', jsonb_build_object('id', provider_payment_id, 'status', status,
+                                                               'paid', status = 'succeeded')),
+               'applied', updated_at + interval '2 seconds'
+        FROM billing.payments WHERE status IN ('succeeded', 'canceled')""",
+        """INSERT INTO billing.provider_notifications
+               (event, object_id, remote_addr, body, outcome, received_at)
+        SELECT 'refund.succeeded', provider_refund_id, '185.71.76.2',
+               jsonb_build_object('type', 'notification', 'event', 'refund.succeeded',
+                                  'object', jsonb_build_object('id', provider_refund_id, 'status', status)),
+               'applied', succeeded_at + interval '2 seconds'
+        FROM billing.refunds WHERE status = 'succeeded'""",
+    ],
+    "billing.emails": [
+        """INSERT INTO billing.emails (id, dedupe_key, user_id, to_address, kind, subject, body, locale,
+                                    zoneinfo, attempts, created_at, sending_at, sent_at)
+        SELECT overlay(id::text placing '0000001a' from 1 for 8)::uuid, 'payment-' || status || ':' || id,
+               user_id, user_email, CASE status WHEN 'succeeded' THEN 'payment_succeeded'
+                                                ELSE 'payment_canceled' END,
+               'Kinobill: ' || description, 'Payment ' || status || ': ' || amount / 100 || ' RUB', 'ru',
+               'Europe/Moscow', 1, updated_at + interval '1 second', updated_at + interval '3 seconds',
+               updated_at + interval '4 seconds'
+        FROM billing.payments WHERE status IN ('succeeded', 'canceled')""",
+        """INSERT INTO billing.emails (id, dedupe_key, user_id, to_address, kind, subject, body, locale,
+                                    zoneinfo, attempts, created_at, sending_at, sent_at)
+        SELECT overlay(r.id::text placing '0000001b' from 1 for 8)::uuid, 'refund-started:' || r.id,
+               r.user_id, p.user_email, 'refund_started', 'Kinobill: refund',
+               'Refund: ' || r.amount / 100 || ' RUB', 'ru', 'Europe/Moscow', 1, r.created_at,
+               r.created_at + interval '2 seconds', r.created_at + interval '3 seconds'
+        FROM billing.refunds r JOIN billing.payments p ON p.id = r.payment_id""",
+    ],
+    "subscriptions.emails": [
+        """INSERT INTO subscriptions.emails (id, dedupe_key, user_id, to_address, kind, subject, body, locale,
+                                          zoneinfo, attempts, created_at, sending_at, sent_at)
+        SELECT overlay(id::text placing '0000001c' from 1 for 8)::uuid, 'activated:' || id, user_id,
+               user_email, 'subscription_activated', 'Kinobill: your subscription is active',
+               'Period: ' || period, 'ru', 'Europe/Moscow', 1, created_at + interval '1 minute',
+               created_at + interval '62 seconds', created_at + interval '63 seconds'
+        FROM subscriptions.subscriptions WHERE status <> 'awaiting_payment'""",
+        """INSERT INTO subscriptions.emails (id, dedupe_key, user_id, to_address, kind, subject, body, locale,
+                                          zoneinfo, attempts, created_at, sending_at, sent_at)
+        SELECT overlay(id::text placing '0000001d' from 1 for 8)::uuid, 'ended:' || id, user_id, user_email,
+               'subscription_' || ended_reason, 'Kinobill: your subscription has ended',
+               'Reason: ' || ended_reason, 'ru', 'Europe/Moscow', 1, ended_at,
+               ended_at + interval '2 seconds', ended_at + interval '3 seconds'
+        FROM subscriptions.subscriptions WHERE status = 'ended'""",
+    ],
+}
+
+
+def seed_messages(database_url: str) -> dict[str, int]:
+    """Fill the notification and e-mail tables that are empty from the seeded rows (see MESSAGES_SQL)."""
+    conninfo = database_url.replace("postgresql+psycopg://", "postgresql://")
+    counts: dict[str, int] = {}
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("SET max_parallel_maintenance_workers = 0")
+        empty = [
+            table
+            for table in MESSAGE_TABLES
+            if not conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1) t").fetchone()[0]
+        ]
+        recreate = save_and_drop_indexes(conn, empty)
+        for table in empty:
             began = time.monotonic()
-            conn.execute(sql)
-            print(f"{time.monotonic() - began:6.0f} s  {sql[:110]}", flush=True)
-        for table in [
-            *TABLES,
-            "subscriptions.plans",
-        ]:  # statistics, and the visibility map for index-only scans
-            conn.execute(f"VACUUM (ANALYZE) {table}")
+            counts[table] = sum(conn.execute(sql).rowcount for sql in MESSAGES_SQL[table])
+            print(f"{table}: {counts[table]:,} in {time.monotonic() - began:.0f} s", flush=True)
+        rebuild(conn, recreate, empty)
     return counts
 
 
@@ -303,15 +390,23 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 6 M subscriptions")
     parser.add_argument("--payments-per-subscription", type=float, default=6.0)
     parser.add_argument("--refund-every", type=int, default=28, help="one payment in N is refunded")
+    parser.add_argument(
+        "--only",
+        choices=["messages"],
+        help="messages: fill only the empty notification and e-mail tables of a seeded --pgdata",
+    )
     args = parser.parse_args()
     postgres = EmbeddedPostgres(args.pgdata.resolve())
     database_url = postgres.start()
     try:
         migrations.upgrade(database_url)
         began = time.monotonic()
-        counts = seed(
-            database_url, int(6_000_000 * args.scale), args.payments_per_subscription, args.refund_every
-        )
+        counts: dict[str, int] = {}
+        if args.only is None:
+            counts = seed(
+                database_url, int(6_000_000 * args.scale), args.payments_per_subscription, args.refund_every
+            )
+        counts.update(seed_messages(database_url))
         print(f"seeded {counts} in {time.monotonic() - began:.0f} s into {args.pgdata}")
     finally:
         postgres.stop()
