@@ -23,7 +23,7 @@ from typing import Any
 
 from kinobill import keys
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
-from kinobill.errors import Conflict, NotFound
+from kinobill.errors import Conflict
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.i18n.readers import reader_of
 from kinobill.messages import RefundSettled
@@ -50,9 +50,7 @@ class Cancellations:
         """Auto-renew off; access stays until the period end. Cancelling twice changes nothing."""
         now = self.now()
         with self.uow() as uow:
-            sub = uow.subscriptions.get_entity(subscription_id, for_update=True)
-            if sub is None or (user_id is not None and sub.user_id != user_id):
-                raise NotFound("subscription_not_found", "no such subscription")
+            sub = uow.subscriptions.get_owned(subscription_id, user_id, for_update=True)
             outcome = sub.cancel(now)
             if not sub.changed:
                 row = uow.subscriptions.get(subscription_id)
@@ -87,9 +85,7 @@ class Cancellations:
         """Ask Billing to refund the latest paid period; end the subscription if it succeeded at once."""
         now = self.now()
         with self.uow() as uow:
-            sub = uow.subscriptions.get_entity(subscription_id)
-            if sub is None or (user_id is not None and sub.user_id != user_id):
-                raise NotFound("subscription_not_found", "no such subscription")
+            sub = uow.subscriptions.get_owned(subscription_id, user_id)
             self._check_refundable(sub, now)
         assert sub.period_index is not None and sub.current_period_start and sub.current_period_end
         refund = self.billing.create_refund(

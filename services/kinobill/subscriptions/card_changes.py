@@ -22,7 +22,7 @@ from typing import Any
 from kinobill.domain import schedule
 from kinobill.domain.errors import InvalidTransition
 from kinobill.domain.statuses import SubscriptionStatus
-from kinobill.errors import Conflict, NotFound
+from kinobill.errors import Conflict
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.i18n.readers import reader_of
 from kinobill.subscriptions import notifications as n
@@ -59,9 +59,7 @@ class CardChanges:
         self, subscription_id: uuid.UUID, *, user_id: uuid.UUID, scope: str, key: str, return_url: str | None
     ) -> dict[str, Any]:
         with self.uow() as uow:
-            sub = uow.subscriptions.get_entity(subscription_id)
-        if sub is None or sub.user_id != user_id:
-            raise NotFound("subscription_not_found", "no such subscription")
+            sub = uow.subscriptions.get_owned(subscription_id, user_id)
         if sub.status != SubscriptionStatus.ACTIVE:
             raise Conflict(
                 "subscription_not_active",

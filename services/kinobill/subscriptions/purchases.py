@@ -199,9 +199,7 @@ class Purchases:
     ) -> dict[str, Any]:
         """The payment link again for a subscription awaiting payment (the same payment: never two)."""
         with self.uow() as uow:
-            sub = uow.subscriptions.get(subscription_id)
-            if sub is None or sub.user_id != user_id:
-                raise NotFound("subscription_not_found", "no such subscription")
+            sub = uow.subscriptions.get_owned(subscription_id, user_id)
             if sub.status != SubscriptionStatus.AWAITING_PAYMENT:
                 raise Conflict(
                     "not_awaiting_payment",
@@ -215,9 +213,7 @@ class Purchases:
 
     def get(self, user_id: uuid.UUID, subscription_id: uuid.UUID) -> dict[str, Any]:
         with self.uow() as uow:
-            sub = uow.subscriptions.get(subscription_id)
-            if sub is None or sub.user_id != user_id:
-                raise NotFound("subscription_not_found", "no such subscription")
+            sub = uow.subscriptions.get_owned(subscription_id, user_id)
             return subscription_json(sub)
 
     def list(self, user_id: uuid.UUID, *, before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Any]:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from kinobill.domain.periods import BillingPeriod
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
 from kinobill.domain.subscription import Subscription
+from kinobill.errors import NotFound
 from kinobill.i18n.locales import SUPPORTED_LOCALES, LocaleZone
 from kinobill.mail import Email
 from kinobill.subscriptions import tables as t
@@ -130,6 +131,16 @@ class SubscriptionRepository:
     def get_entity(self, subscription_id: uuid.UUID, *, for_update: bool = False) -> Subscription | None:
         row = self.get(subscription_id, for_update=for_update)
         return to_entity(row) if row is not None else None
+
+    def get_owned(
+        self, subscription_id: uuid.UUID, user_id: uuid.UUID | None, *, for_update: bool = False
+    ) -> Subscription:
+        """The subscription when `user_id` owns it (`None`: an operator, who may reach any); `NotFound`
+        otherwise, so another user's subscription reads exactly like one that does not exist."""
+        sub = self.get_entity(subscription_id, for_update=for_update)
+        if sub is None or (user_id is not None and sub.user_id != user_id):
+            raise NotFound("subscription_not_found", "no such subscription")
+        return sub
 
     def get_entities(
         self, subscription_ids: Sequence[uuid.UUID], *, for_update: bool = False
