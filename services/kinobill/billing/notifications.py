@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from kinobill.i18n import LocaleZone
-from kinobill.i18n.templates import Templates
 from kinobill.mail import Email
+from kinobill.notifications import Mail, Recipient
 
 # --- contexts: one per kind ----------------------------------------------------------------------
 
@@ -78,11 +78,14 @@ Notification = (
 
 # --- texts: the templates in mail/ (<kind>.txt with the subject, <kind>.html) ------------------
 
-MAIL = Templates(Path(__file__).parent / "mail")
+MAIL = Mail(Path(__file__).parent / "mail")
 
 
 def render(context: Notification, reader: LocaleZone) -> Email:
-    """The e-mail for a context in the reader's language and time zone: subject, plain text and HTML
-    from the kind's template pair (a value the templates need and the context lacks fails here)."""
-    mail = MAIL.render_mail(context.kind, context, reader)
-    return Email(context.kind, mail.subject, mail.text, mail.html, reader.locale, reader.zoneinfo)
+    """The e-mail for a context in the reader's language and time zone (`kinobill.notifications`)."""
+    return MAIL.render(context, reader)
+
+
+def letter(dedupe_key: str, recipient: Recipient, context: Notification) -> dict[str, Any]:
+    """What `queue_email` takes to tell `recipient` once per `dedupe_key` (`kinobill.notifications`)."""
+    return MAIL.letter(dedupe_key, recipient, context)

@@ -35,7 +35,6 @@ from kinobill.domain.receipts import RECEIPTS_OFF, ReceiptImpossible, ReceiptPol
 from kinobill.domain.statuses import PaymentKind, PaymentStatus
 from kinobill.errors import ApplicationError, ChargeKeyReused, Forbidden, InvalidRequest, ProviderUnavailable
 from kinobill.events import PAYMENT_RESULTS
-from kinobill.i18n.readers import reader_of
 from kinobill.mail import queue_email, queue_emails
 from kinobill.messages import PaymentSettled
 from kinobill.outbox import add_event, add_events
@@ -481,12 +480,10 @@ class PaymentService:
             queue_email(
                 conn,
                 t.emails,
-                dedupe_key=f"payment-duplicate:{settled.id}",
-                to=settled.user_email,
-                user_id=settled.user_id,
-                email=n.render(
+                **n.letter(
+                    f"payment-duplicate:{settled.id}",
+                    settled,
                     n.PaymentDuplicate(amount=settled.amount, description=settled.description),
-                    reader_of(settled),
                 ),
             )
             return settled, True
@@ -551,13 +548,7 @@ class PaymentService:
             if succeeded
             else n.PaymentCanceled(row.amount, row.description, reason=row.cancellation_reason)
         )
-        email = {
-            "dedupe_key": f"payment-{row.status}:{row.id}",
-            "to": row.user_email,
-            "user_id": row.user_id,
-            "email": n.render(told, reader_of(row)),
-        }
-        return event, email
+        return event, n.letter(f"payment-{row.status}:{row.id}", row, told)
 
     # --- reconcile ----------------------------------------------------------------------------
 

@@ -43,7 +43,6 @@ from kinobill.domain.refunds import refund_amount
 from kinobill.domain.statuses import PaymentStatus, RefundStatus
 from kinobill.errors import Conflict, InvalidRequest, NotFound
 from kinobill.events import REFUND_RESULTS
-from kinobill.i18n.readers import reader_of
 from kinobill.mail import queue_email
 from kinobill.messages import RefundSettled
 from kinobill.outbox import add_event
@@ -200,16 +199,14 @@ class RefundService:
             queue_email(
                 conn,
                 t.emails,
-                dedupe_key=f"refund-started:{row.id}",
-                to=payment.user_email,
-                user_id=payment.user_id,
-                email=n.render(
+                **n.letter(
+                    f"refund-started:{row.id}",
+                    payment,
                     n.RefundStarted(
                         amount=amount,
                         description=payment.description or "Kinobill",
                         status_url=self.json(row)["status_url"],
                     ),
-                    reader_of(payment),
                 ),
             )
             return row
@@ -398,10 +395,7 @@ class RefundService:
         queue_email(
             conn,
             t.emails,
-            dedupe_key=f"refund-{row.status}:{row.id}",
-            to=payment.user_email,
-            user_id=row.user_id,
-            email=n.render(told, reader_of(payment)),
+            **n.letter(f"refund-{row.status}:{row.id}", payment, told),
         )
 
     # --- follow: webhook and reconciler -------------------------------------------------------

@@ -25,7 +25,6 @@ from kinobill import keys
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
 from kinobill.errors import Conflict
 from kinobill.events import SUBSCRIPTION_CHANGES
-from kinobill.i18n.readers import reader_of
 from kinobill.messages import RefundSettled
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
@@ -61,11 +60,10 @@ class Cancellations:
             plan_name = plan.name if plan is not None else "Kinobill"
             access_until = row.current_period_end if outcome == "cancelled" else None
             uow.queue_email(
-                dedupe_key=f"subscription-cancelled:{row.id}",
-                to=row.user_email,
-                user_id=row.user_id,
-                email=n.render(
-                    n.SubscriptionCancelled(plan=plan_name, access_until=access_until), reader_of(row)
+                **n.letter(
+                    f"subscription-cancelled:{row.id}",
+                    row,
+                    n.SubscriptionCancelled(plan=plan_name, access_until=access_until),
                 ),
             )
             uow.commit()

@@ -24,7 +24,6 @@ from kinobill.domain.errors import InvalidTransition
 from kinobill.domain.statuses import SubscriptionStatus
 from kinobill.errors import Conflict
 from kinobill.events import SUBSCRIPTION_CHANGES
-from kinobill.i18n.readers import reader_of
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.purchases import change_event, subscription_json
@@ -98,16 +97,14 @@ class CardChanges:
             uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, outcome, now))
             plan = uow.plans.get(row.plan_id)
             uow.queue_email(
-                dedupe_key=f"card-changed:{event['card_change_id']}",
-                to=row.user_email,
-                user_id=row.user_id,
-                email=n.render(
+                **n.letter(
+                    f"card-changed:{event['card_change_id']}",
+                    row,
                     n.CardChanged(
                         plan=plan.name if plan is not None else "Kinobill",
                         card=str(event.get("card") or "your new card"),
                         retry_now=outcome == "card_changed_retry",
                     ),
-                    reader_of(row),
                 ),
             )
             uow.commit()

@@ -18,7 +18,6 @@ from typing import Any
 
 from kinobill.domain import schedule
 from kinobill.domain.statuses import EndedReason
-from kinobill.i18n.readers import reader_of
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 
@@ -34,14 +33,12 @@ def queue_reminder(
     """The "payment scheduled in N days" e-mail for the current period (at most once per period)."""
     days = max(1, round((charge_at - now).total_seconds() / 86_400))
     return uow.queue_email(
-        dedupe_key=f"reminder:{row.id}:{row.period_index}",
-        to=row.user_email,
-        user_id=row.user_id,
-        email=n.render(
+        **n.letter(
+            f"reminder:{row.id}:{row.period_index}",
+            row,
             n.RenewalReminder(
                 plan=_plan_name(uow, row.plan_id), amount=amount, days=days, charge_at=charge_at
             ),
-            reader_of(row),
         ),
     )
 
@@ -53,30 +50,26 @@ def queue_renewal_notice(
     if outcome == "retry_scheduled":
         period, attempt = row.period_index + 1, row.failed_attempts - 1
         return uow.queue_email(
-            dedupe_key=f"renewal-failed:{row.id}:{period}:{attempt}",
-            to=row.user_email,
-            user_id=row.user_id,
-            email=n.render(
+            **n.letter(
+                f"renewal-failed:{row.id}:{period}:{attempt}",
+                row,
                 n.RenewalFailed(
                     plan=_plan_name(uow, row.plan_id),
                     next_attempt_at=row.next_attempt_at,
                     access_until=schedule.access_until(row.current_period_end, policy),
                 ),
-                reader_of(row),
             ),
         )
     if outcome == "card_declined":  # a hard decline: no more attempts on this card
         return uow.queue_email(
-            dedupe_key=f"card-declined:{row.id}:{row.period_index + 1}",
-            to=row.user_email,
-            user_id=row.user_id,
-            email=n.render(
+            **n.letter(
+                f"card-declined:{row.id}:{row.period_index + 1}",
+                row,
                 n.CardUpdateNeeded(
                     plan=_plan_name(uow, row.plan_id),
                     reason=str(row.card_declined_reason),
                     access_until=schedule.access_until(row.current_period_end, policy),
                 ),
-                reader_of(row),
             ),
         )
     if outcome == "ended" and row.anchor_at is not None:  # had been active (not a failed purchase)
@@ -85,11 +78,10 @@ def queue_renewal_notice(
             return False
         assert reason is not None
         return uow.queue_email(
-            dedupe_key=f"subscription-ended:{row.id}",
-            to=row.user_email,
-            user_id=row.user_id,
-            email=n.render(
-                n.SubscriptionEnded(plan=_plan_name(uow, row.plan_id), reason=reason), reader_of(row)
+            **n.letter(
+                f"subscription-ended:{row.id}",
+                row,
+                n.SubscriptionEnded(plan=_plan_name(uow, row.plan_id), reason=reason),
             ),
         )
     return False

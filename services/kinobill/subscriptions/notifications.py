@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from kinobill.domain.statuses import EndedReason
 from kinobill.i18n import LocaleZone
-from kinobill.i18n.templates import Templates
 from kinobill.mail import Email
+from kinobill.notifications import Mail, Recipient
 
 # --- contexts: one per kind ----------------------------------------------------------------------
 
@@ -130,18 +130,21 @@ ENDED_REASONS_TOLD = frozenset({EndedReason.PAYMENT_FAILED, EndedReason.CANCELLE
 
 # --- texts: the templates in mail/ (<kind>.txt with the subject, <kind>.html) ------------------
 
-MAIL = Templates(Path(__file__).parent / "mail")
+MAIL = Mail(Path(__file__).parent / "mail")
 
 
 def render(context: Notification, reader: LocaleZone) -> Email:
-    """The e-mail for a context in the reader's language and time zone: subject, plain text and HTML
-    from the kind's template pair (a value the templates need and the context lacks fails here)."""
-    mail = MAIL.render_mail(context.kind, context, reader)
-    return Email(context.kind, mail.subject, mail.text, mail.html, reader.locale, reader.zoneinfo)
+    """The e-mail for a context in the reader's language and time zone (`kinobill.notifications`)."""
+    return MAIL.render(context, reader)
+
+
+def letter(dedupe_key: str, recipient: Recipient, context: Notification) -> dict[str, Any]:
+    """What `queue_email` takes to tell `recipient` once per `dedupe_key` (`kinobill.notifications`)."""
+    return MAIL.letter(dedupe_key, recipient, context)
 
 
 def payment_description(plan: str, period: str, renewal: bool, reader: LocaleZone) -> str:
     """What a payment is for, in the buyer's language ("Kinobill Премиум, 1 месяц"): YooKassa shows it on
     the payment page and the receipt, Billing's e-mails repeat it. At most 128 characters (YooKassa)."""
     context = {"plan": plan, "period": period, "renewal": renewal}
-    return MAIL.render("payment_description.txt", context, reader).strip()[:128]
+    return MAIL.templates.render("payment_description.txt", context, reader).strip()[:128]

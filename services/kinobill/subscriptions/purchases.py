@@ -348,8 +348,9 @@ class Purchases:
         plan_name = plan.name if plan is not None else "Kinobill"
         told = n.SubscriptionActivated if outcome == "activated" else n.SubscriptionRenewed
         uow.queue_email(
-            dedupe_key=f"subscription-{outcome}:{row.id}:{row.period_index}",
-            to=row.user_email,
-            user_id=row.user_id,
-            email=n.render(told(plan=plan_name, paid_until=row.current_period_end), reader_of(row)),
+            **n.letter(
+                f"subscription-{outcome}:{row.id}:{row.period_index}",
+                row,
+                told(plan=plan_name, paid_until=row.current_period_end),
+            ),
         )
