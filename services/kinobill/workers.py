@@ -112,13 +112,17 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         consume(stop, PAYMENT_RESULTS, "subscriptions", "payment-results", one, batch)
 
     def reconcile_billing(stop: threading.Event) -> None:
-        from kinobill.billing.bootstrap import card_change_service, payment_service, refund_service
-        from kinobill.billing.receipts import ReceiptFollower
+        from kinobill.billing.bootstrap import (
+            card_change_service,
+            payment_service,
+            receipt_follower,
+            refund_service,
+        )
 
         def reconcile() -> int:
             payments, refunds = payment_service(), refund_service()
             duplicates = refunds.return_duplicate_payments(payments.duplicates_to_refund())
-            receipts = ReceiptFollower(payments.engine, payments.gateway, payments.now).follow_once()
+            receipts = receipt_follower().follow_once()
             cards = card_change_service().reconcile_once()
             return payments.reconcile_once() + refunds.reconcile_once() + duplicates + receipts + cards
 

@@ -14,6 +14,7 @@ from kinobill import keys
 from kinobill.billing import tables as t
 from kinobill.billing.payments import NewPayment, PaymentService
 from kinobill.billing.refunds import RefundRequest, RefundService
+from kinobill.billing.repository import BillingUnitOfWork
 from kinobill.domain.errors import NothingToRefund
 from kinobill.domain.statuses import PaymentKind
 from kinobill.errors import ChargeKeyReused, Forbidden, ProviderUnavailable
@@ -23,12 +24,14 @@ from kinobill.messages import PaymentSettled, RefundSettled
 
 @pytest.fixture()
 def payments(service_engine: sa.Engine, gateway: Any, now: Any) -> PaymentService:
-    return PaymentService(service_engine, gateway, now)
+    return PaymentService(lambda: BillingUnitOfWork(service_engine), gateway, now)
 
 
 @pytest.fixture()
 def refunds(service_engine: sa.Engine, gateway: Any, now: Any) -> RefundService:
-    return RefundService(service_engine, gateway, now, public_url="https://billing.test")
+    return RefundService(
+        lambda: BillingUnitOfWork(service_engine), gateway, now, public_url="https://billing.test"
+    )
 
 
 def first_payment(**overrides: Any) -> NewPayment:

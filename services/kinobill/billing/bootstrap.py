@@ -15,7 +15,9 @@ from kinobill.billing.card_changes import CardChangeService
 from kinobill.billing.charges import ChargeCommands
 from kinobill.billing.payments import PaymentService
 from kinobill.billing.provider import YooKassaConfig, YooKassaGateway
+from kinobill.billing.receipts import ReceiptFollower
 from kinobill.billing.refunds import RefundService
+from kinobill.billing.repository import BillingUnitOfWork
 from kinobill.billing.webhooks import NotificationHandler
 from kinobill.runtime import get_runtime
 
@@ -30,10 +32,15 @@ def gateway() -> YooKassaGateway:
     )
 
 
+def unit_of_work() -> BillingUnitOfWork:
+    """A new unit of work on this process's database (services take this function as their factory)."""
+    return BillingUnitOfWork(get_runtime().engine)
+
+
 def payment_service() -> PaymentService:
     runtime = get_runtime()
     return PaymentService(
-        runtime.engine,
+        unit_of_work,
         gateway(),
         runtime.clock.now,
         crash_point=runtime.crash_point,
@@ -44,7 +51,7 @@ def payment_service() -> PaymentService:
 def refund_service() -> RefundService:
     runtime = get_runtime()
     return RefundService(
-        runtime.engine,
+        unit_of_work,
         gateway(),
         runtime.clock.now,
         public_url=runtime.settings.billing_public_url,
@@ -55,7 +62,12 @@ def refund_service() -> RefundService:
 
 def card_change_service() -> CardChangeService:
     runtime = get_runtime()
-    return CardChangeService(runtime.engine, gateway(), runtime.clock.now, crash_point=runtime.crash_point)
+    return CardChangeService(unit_of_work, gateway(), runtime.clock.now, crash_point=runtime.crash_point)
+
+
+def receipt_follower() -> ReceiptFollower:
+    runtime = get_runtime()
+    return ReceiptFollower(runtime.engine, gateway(), runtime.clock.now)
 
 
 def notification_handler() -> NotificationHandler:

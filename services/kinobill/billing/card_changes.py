@@ -21,15 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import Counter
-from sqlalchemy.dialects.postgresql import insert
 
-from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
+from kinobill.billing.repository import BillingUnitOfWork
 from kinobill.errors import InvalidRequest, ProviderUnavailable
 from kinobill.events import PAYMENT_RESULTS
-from kinobill.outbox import add_event
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +62,13 @@ def card_change_json(row: Any) -> dict[str, Any]:
 class CardChangeService:
     def __init__(
         self,
-        engine: sa.Engine,
+        uow: Callable[[], BillingUnitOfWork],
         gateway: YooKassaGateway,
         now: Callable[[], datetime],
         *,
         crash_point: Callable[[str], None] = lambda _: None,
     ) -> None:
-        self.engine, self.gateway, self.now, self.crash_point = engine, gateway, now, crash_point
+        self.uow, self.gateway, self.now, self.crash_point = uow, gateway, now, crash_point
 
     # --- start --------------------------------------------------------------------------------
 
@@ -83,10 +80,9 @@ class CardChangeService:
 
     def _insert_or_get(self, request: NewCardChange) -> Any:
         now = self.now()
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                insert(t.card_changes)
-                .values(
+        with self.uow() as uow:
+            row = uow.card_changes.add_or_get(  # a repeat of the same request: its row
+                dict(
                     id=uuid.uuid4(),
                     subscription_id=request.subscription_id,
                     user_id=request.user_id,
@@ -97,13 +93,8 @@ class CardChangeService:
                     created_at=now,
                     updated_at=now,
                 )
-                .on_conflict_do_nothing(index_elements=["request_key"])
-                .returning(t.card_changes)
-            ).first()
-            if row is None:  # a repeat of the same request
-                row = conn.execute(
-                    sa.select(t.card_changes).where(t.card_changes.c.request_key == request.request_key)
-                ).one()
+            )
+            uow.commit()
         if (row.subscription_id, row.user_id) != (request.subscription_id, request.user_id):
             raise InvalidRequest("request_key_reused", "this key belongs to another card change")
         return row
@@ -130,26 +121,18 @@ class CardChangeService:
         )
 
     def _update(self, row_id: uuid.UUID, **values: Any) -> Any:
-        with self.engine.begin() as conn:
-            return (
-                conn.execute(
-                    t.card_changes.update()
-                    .where(t.card_changes.c.id == row_id, t.card_changes.c.status == "pending")
-                    .values(updated_at=self.now(), **values)
-                    .returning(t.card_changes)
-                ).first()
-                or conn.execute(sa.select(t.card_changes).where(t.card_changes.c.id == row_id)).one()
-            )
+        with self.uow() as uow:
+            row = uow.card_changes.update_pending(row_id, {"updated_at": self.now(), **values})
+            uow.commit()
+            return row
 
     # --- payment_method.active ----------------------------------------------------------------
 
     def handle_notification(self, provider_method_id: str) -> str:
         """``payment_method.active`` for one of ours: re-read it and apply. Returns the outcome
         (``unverified`` when YooKassa could not be asked: the notification is to be retried)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(t.card_changes).where(t.card_changes.c.provider_method_id == provider_method_id)
-            ).first()
+        with self.uow() as uow:
+            row = uow.card_changes.by_provider_method_id(provider_method_id)
         if row is None:
             return "unknown"
         if row.status != "pending":
@@ -164,10 +147,8 @@ class CardChangeService:
 
     def apply_provider_object(self, row_id: uuid.UUID, method: dict[str, Any]) -> str:
         now = self.now()
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(t.card_changes).where(t.card_changes.c.id == row_id).with_for_update()
-            ).one()
+        with self.uow() as uow:
+            row = uow.card_changes.get(row_id, for_update=True)
             if row.status != "pending":
                 return "duplicate"
             if method.get("id") != row.provider_method_id:
@@ -177,22 +158,17 @@ class CardChangeService:
             if status == "pending":
                 return "still_pending"
             if status != "active" or not method.get("saved"):
-                conn.execute(
-                    t.card_changes.update()
-                    .where(t.card_changes.c.id == row.id)
-                    .values(status="canceled", updated_at=now, last_error=f"method {status}")
+                uow.card_changes.update(
+                    row.id, {"status": "canceled", "updated_at": now, "last_error": f"method {status}"}
                 )
+                uow.commit()
                 CARD_CHANGES.labels("declined").inc()
                 return "applied"
             title = method.get("title")
-            conn.execute(
-                t.card_changes.update()
-                .where(t.card_changes.c.id == row.id)
-                .values(status="active", card_title=title, activated_at=now, updated_at=now)
+            uow.card_changes.update(
+                row.id, {"status": "active", "card_title": title, "activated_at": now, "updated_at": now}
             )
-            add_event(
-                conn,
-                t.outbox,
+            uow.add_event(
                 PAYMENT_RESULTS,
                 {
                     "type": CARD_CHANGED_EVENT,
@@ -204,6 +180,7 @@ class CardChangeService:
                     "at": now.isoformat(),
                 },
             )
+            uow.commit()
         CARD_CHANGES.labels("active").inc()
         return "applied"
 
@@ -211,29 +188,7 @@ class CardChangeService:
 
     def reconcile_once(self, limit: int = 100) -> int:
         """Ask YooKassa about card changes still pending (a lost notification). Returns how many applied."""
-        now = self.now()
-        c = t.card_changes.c
-        with self.engine.begin() as conn:
-            due = (
-                conn.execute(
-                    t.card_changes.update()
-                    .where(
-                        c.id.in_(
-                            sa.select(c.id)
-                            .where(
-                                c.status == "pending",
-                                c.provider_method_id.is_not(None),
-                                c.created_at > now - GIVE_UP_AFTER,
-                                c.updated_at <= now - RECHECK,
-                            )
-                            .limit(limit)
-                            .with_for_update(skip_locked=True)
-                        )
-                    )
-                    .values(updated_at=now)
-                    .returning(c.provider_method_id)
-                )
-                .scalars()
-                .all()
-            )
+        with self.uow() as uow:
+            due = uow.card_changes.claim_due(self.now(), RECHECK, GIVE_UP_AFTER, limit)
+            uow.commit()
         return sum(self.handle_notification(method_id) == "applied" for method_id in due)

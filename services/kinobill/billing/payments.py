@@ -19,25 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import Counter
-from sqlalchemy.dialects.postgresql import insert
 
 from kinobill.billing import notifications as n
-from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
 from kinobill.billing.receipts import announce_registration, registration_values
 from kinobill.billing.reconciling import reconcile_due
-from kinobill.billing.saved_methods import saved_for_user
+from kinobill.billing.repository import BillingUnitOfWork
 from kinobill.domain.money import format_rub
 from kinobill.domain.payment import Phase, advance, phase_of
 from kinobill.domain.receipts import RECEIPTS_OFF, ReceiptImpossible, ReceiptPolicy, receipt_for
 from kinobill.domain.statuses import PaymentKind, PaymentStatus
 from kinobill.errors import ApplicationError, ChargeKeyReused, Forbidden, InvalidRequest, ProviderUnavailable
 from kinobill.events import PAYMENT_RESULTS
-from kinobill.mail import queue_email, queue_emails
 from kinobill.messages import PaymentSettled
-from kinobill.outbox import add_event, add_events
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +90,14 @@ def payment_json(row: Any) -> dict[str, Any]:
 class PaymentService:
     def __init__(
         self,
-        engine: sa.Engine,
+        uow: Callable[[], BillingUnitOfWork],
         gateway: YooKassaGateway,
         now: Callable[[], datetime],
         *,
         crash_point: Callable[[str], None] = lambda _: None,
         receipts: ReceiptPolicy = RECEIPTS_OFF,
     ) -> None:
-        self.engine, self.gateway, self.now, self.crash_point = engine, gateway, now, crash_point
+        self.uow, self.gateway, self.now, self.crash_point = uow, gateway, now, crash_point
         self.receipts = receipts
 
     def _receipt(self, request: NewPayment) -> dict[str, Any] | None:
@@ -134,8 +129,11 @@ class PaymentService:
         idempotent, so a second copy changes nothing when the first arrived."""
         final = [row for row in rows if phase_of(row.status, row.provider_payment_id) == Phase.SETTLED]
         if final:
-            with self.engine.begin() as conn:
-                add_events(conn, t.outbox, PAYMENT_RESULTS, [self._announcement(row)[0] for row in final])
+            with self.uow() as uow:
+                uow.defer_writes()  # one multi-row INSERT
+                for row in final:
+                    uow.add_event(PAYMENT_RESULTS, self._announcement(row)[0])
+                uow.commit()
             PAYMENT_RESULTS_REPUBLISHED.inc(len(final))
 
     def results_of(self, subscription_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -150,15 +148,14 @@ class PaymentService:
 
     def _insert_or_get(self, request: NewPayment) -> Any:
         now = self.now()
-        with self.engine.begin() as conn:
-            if request.payment_method_id and not saved_for_user(
-                conn, request.payment_method_id, request.user_id
+        with self.uow() as uow:
+            if request.payment_method_id and not uow.payments.method_saved_for(
+                request.payment_method_id, request.user_id
             ):
                 raise Forbidden("payment_method_not_owned", "this payment method was not saved by this user")
             receipt = self._receipt(request)
-            row = conn.execute(
-                insert(t.payments)
-                .values(
+            row = uow.payments.add_or_get(
+                dict(
                     id=uuid.uuid4(),
                     user_id=request.user_id,
                     user_email=request.user_email,
@@ -179,13 +176,8 @@ class PaymentService:
                     updated_at=now,
                     next_check_at=now + FIRST_CHECK,
                 )
-                .on_conflict_do_nothing(index_elements=["charge_key"])
-                .returning(t.payments)
-            ).first()
-            if row is None:  # the charge key exists: this is a repeat of the same request
-                row = conn.execute(
-                    sa.select(t.payments).where(t.payments.c.charge_key == request.charge_key)
-                ).one()
+            )  # the charge key exists: this is a repeat of the same request, and its row is answered
+            uow.commit()
         if (row.subscription_id, row.amount, row.period_index) != (
             request.subscription_id,
             request.amount,
@@ -232,16 +224,9 @@ class PaymentService:
             return "rejected", str(exc)
 
     def _note_unknown(self, payment_id: uuid.UUID, error: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.payments.update()
-                .where(t.payments.c.id == payment_id)
-                .values(
-                    last_error=error[:500],
-                    next_check_at=self.now() + UNKNOWN_OUTCOME_RECHECK,
-                    provider_attempts=t.payments.c.provider_attempts + 1,
-                )
-            )
+        with self.uow() as uow:
+            uow.payments.note_unknown(payment_id, error, self.now() + UNKNOWN_OUTCOME_RECHECK)
+            uow.commit()
 
     # --- batches (the renewal charge consumer) -------------------------------------------------
 
@@ -308,23 +293,13 @@ class PaymentService:
             }
             for r in ordered
         ]
-        with self.engine.begin() as conn:
-            inserted = (
-                conn.execute(
-                    insert(t.payments)
-                    .values(values)
-                    .on_conflict_do_nothing(index_elements=["charge_key"])
-                    .returning(t.payments)
-                ).all()
-                if values
-                else []
-            )
-            by_key = {row.charge_key: row for row in inserted}
+        with self.uow() as uow:
+            by_key = {row.charge_key: row for row in uow.payments.add_many(values)}
             # these keys exist: repeats
             repeated = [key for key in first if key not in by_key and key not in refused]
             if repeated:
-                query = sa.select(t.payments).where(t.payments.c.charge_key.in_(repeated))
-                by_key.update({row.charge_key: row for row in conn.execute(query)})
+                by_key.update({row.charge_key: row for row in uow.payments.by_charge_keys(repeated)})
+            uow.commit()
         answers: list[Any] = []
         for request in requests:
             if request.charge_key in refused:
@@ -352,25 +327,16 @@ class PaymentService:
         settled_now = []
         if known:
             now = self.now()
-            with self.engine.begin() as conn:
-                locked = conn.execute(
-                    sa.select(t.payments)
-                    .where(t.payments.c.id.in_(sorted(known)))
-                    .order_by(t.payments.c.id)
-                    .with_for_update()
-                ).all()
-                announcements: list[Any] = []
-                for row in locked:
+            with self.uow() as uow:
+                # the events and e-mails of the batch: multi-row INSERTs at commit, same transaction
+                uow.defer_writes()
+                for row in uow.payments.lock_many(list(known)):
                     answer, detail = known[row.id]
                     provider, rejected = (detail, None) if answer == "created" else (None, detail)
-                    results[row.id], settled = self._settle_locked(
-                        conn, row, provider, rejected, True, now, announcements
-                    )
+                    results[row.id], settled = self._settle_locked(uow, row, provider, rejected, True, now)
                     if settled:
                         settled_now.append(results[row.id])
-                # the events and e-mails of the batch: two multi-row INSERTs in the same transaction
-                add_events(conn, t.outbox, PAYMENT_RESULTS, [event for event, _email in announcements])
-                queue_emails(conn, t.emails, [email for _event, email in announcements])
+                uow.commit()
         for row in settled_now:
             PAYMENTS_SETTLED.labels(row.kind, row.status).inc()
         for row, (answer, detail) in zip(rows, answers, strict=True):
@@ -394,28 +360,25 @@ class PaymentService:
     ) -> Any:
         """One transaction: record the provider's view (and a create attempt); settle if final."""
         now = self.now()
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(t.payments).where(t.payments.c.id == payment_id).with_for_update()
-            ).one()
-            row, settled = self._settle_locked(conn, row, provider, rejected, attempted, now)
+        with self.uow() as uow:
+            row = uow.payments.get(payment_id, for_update=True)
+            row, settled = self._settle_locked(uow, row, provider, rejected, attempted, now)
+            uow.commit()
         if settled:
             PAYMENTS_SETTLED.labels(row.kind, row.status).inc()
         return row
 
     def _settle_locked(
         self,
-        conn: sa.Connection,
+        uow: BillingUnitOfWork,
         row: Any,
         provider: dict[str, Any] | None,
         rejected: str | None,
         attempted: bool,
         now: datetime,
-        announcements: list[Any] | None = None,
     ) -> tuple[Any, bool]:
-        """The rules of settling, for a row locked FOR UPDATE in the caller's transaction.
-        Returns the row as it is now and whether it became final here (event and e-mail written, or
-        appended to `announcements` for the caller to write in the same transaction)."""
+        """The rules of settling, for a row locked FOR UPDATE in the caller's unit of work.
+        Returns the row as it is now and whether it became final here (event and e-mail written)."""
         payment_id = row.id
         step = advance(
             status=row.status,
@@ -434,8 +397,6 @@ class PaymentService:
                 )
             return row, False
         values: dict[str, Any] = {"updated_at": now}
-        if attempted:
-            values["provider_attempts"] = t.payments.c.provider_attempts + 1
         new_status, reason, party = step.status, step.reason, step.party
         if rejected is not None:
             values["last_error"] = rejected[:500]
@@ -450,22 +411,17 @@ class PaymentService:
             )
             receipt = registration_values(row, provider, now)
             values.update(receipt)
-            announce_registration(conn, "payment", row, receipt, provider)
+            announce_registration(uow.conn, "payment", row, receipt, provider)
         if new_status == PaymentStatus.PENDING:
             values["next_check_at"] = now + FIRST_CHECK
-            return conn.execute(
-                t.payments.update()
-                .where(t.payments.c.id == payment_id)
-                .values(**values)
-                .returning(t.payments)
-            ).one(), False
+            return uow.payments.update(payment_id, values, attempted=attempted), False
         values.update(status=new_status, next_check_at=None)
         if new_status == PaymentStatus.SUCCEEDED:
             method = (provider or {}).get("payment_method") or {}
             values.update(
                 paid_at=now, saved_payment_method_id=method.get("id") if method.get("saved") else None
             )
-            first = self._success_of_period(conn, row)
+            first = uow.payments.success_of_period(row)
             if first is not None:
                 # The money was taken twice at YooKassa for one period: record the truth, announce
                 # nothing to Subscriptions, and let the reconciler return it in full (refund_duplicates).
@@ -473,13 +429,9 @@ class PaymentService:
                 log.error("payment %s duplicates %s for the same period: refunding it", payment_id, first)
         else:
             values.update(cancellation_reason=reason, cancellation_party=party)
-        settled = conn.execute(
-            t.payments.update().where(t.payments.c.id == payment_id).values(**values).returning(t.payments)
-        ).one()
+        settled = uow.payments.update(payment_id, values, attempted=attempted)
         if settled.duplicate_of is not None:
-            queue_email(
-                conn,
-                t.emails,
+            uow.queue_email(
                 **n.letter(
                     f"payment-duplicate:{settled.id}",
                     settled,
@@ -487,44 +439,14 @@ class PaymentService:
                 ),
             )
             return settled, True
-        if announcements is None:
-            self._announce(conn, settled)
-        else:
-            announcements.append(self._announcement(settled))
+        event, email = self._announcement(settled)
+        uow.add_event(PAYMENT_RESULTS, event)
+        uow.queue_email(**email)
         return settled, True
 
-    @staticmethod
-    def _success_of_period(conn: sa.Connection, row: Any) -> uuid.UUID | None:
-        """The payment that already paid this row's period, locked (so two settling at once serialise)."""
-        p = t.payments
-        return conn.execute(
-            sa.select(p.c.id)
-            .where(
-                p.c.subscription_id == row.subscription_id,
-                p.c.period_index == row.period_index,
-                p.c.status == PaymentStatus.SUCCEEDED,
-                p.c.duplicate_of.is_(None),
-                p.c.id != row.id,
-            )
-            .with_for_update()
-        ).scalar()
-
     def duplicates_to_refund(self, limit: int = 100) -> list[Any]:
-        p = t.payments
-        with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    sa.select(p)
-                    .where(p.c.duplicate_of.is_not(None), p.c.refunded_amount < p.c.amount)
-                    .order_by(p.c.created_at)
-                    .limit(limit)
-                ).all()
-            )
-
-    def _announce(self, conn: sa.Connection, row: Any) -> None:
-        event, email = self._announcement(row)
-        add_event(conn, t.outbox, PAYMENT_RESULTS, event)
-        queue_email(conn, t.emails, **email)
+        with self.uow() as uow:
+            return uow.payments.duplicates_to_refund(limit)
 
     def _announcement(self, row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """What a final payment tells: the result event for Subscriptions and the user's e-mail."""
@@ -554,18 +476,21 @@ class PaymentService:
 
     def reconcile_once(self, limit: int = 100) -> int:
         """Ask YooKassa about payments that are not final after their deadline. Returns how many settled."""
+        with self.uow() as uow:
+            due = uow.payments.due_for_check(self.now(), limit)
         return reconcile_due(
-            self.engine,
-            t.payments,
-            self.now(),
-            self.reconcile_payment,
-            RECONCILER_RECOVERIES.labels("payment").inc,
-            limit,
+            "payments", due, self.reconcile_payment, RECONCILER_RECOVERIES.labels("payment").inc
         )
 
+    def pending_of(self, subscription_id: uuid.UUID) -> list[uuid.UUID]:
+        """The subscription's payments not final yet (an operator's "reconcile now")."""
+        with self.uow() as uow:
+            return uow.payments.pending_of(subscription_id)
+
     def reconcile_payment(self, payment_id: uuid.UUID) -> bool:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id)).one()
+        with self.uow() as uow:
+            row = uow.payments.get(payment_id)
+        assert row is not None, f"no payment {payment_id}"
         phase = phase_of(row.status, row.provider_payment_id)
         if phase == Phase.SETTLED:
             return False
@@ -593,25 +518,17 @@ class PaymentService:
     def list_for_user(
         self, user_id: uuid.UUID, *, before: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[Any]:
-        p = t.payments
-        query = sa.select(p).where(p.c.user_id == user_id).order_by(p.c.created_at.desc(), p.c.id.desc())
-        if before is not None:
-            query = query.where(sa.tuple_(p.c.created_at, p.c.id) < sa.tuple_(*before))
-        with self.engine.connect() as conn:
-            return list(conn.execute(query.limit(limit)).all())
+        with self.uow() as uow:
+            return uow.payments.list_for_user(user_id, before=before, limit=limit)
 
     def list_for_subscription(self, subscription_id: uuid.UUID) -> list[Any]:
-        p = t.payments
-        query = sa.select(p).where(p.c.subscription_id == subscription_id).order_by(p.c.created_at.desc())
-        with self.engine.connect() as conn:
-            return list(conn.execute(query).all())
+        with self.uow() as uow:
+            return uow.payments.list_for_subscription(subscription_id)
 
     def get(self, payment_id: uuid.UUID) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id)).first()
+        with self.uow() as uow:
+            return uow.payments.get(payment_id)
 
     def by_provider_id(self, provider_payment_id: str) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(t.payments).where(t.payments.c.provider_payment_id == provider_payment_id)
-            ).first()
+        with self.uow() as uow:
+            return uow.payments.by_provider_id(provider_payment_id)

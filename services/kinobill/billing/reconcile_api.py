@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 
-from kinobill.billing import tables as t
 from kinobill.billing.bootstrap import payment_service, refund_service
 from kinobill.callers import AdminCaller
-from kinobill.runtime import get_runtime
 from kinobill.web import StrictModel
 
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
@@ -23,26 +20,9 @@ class ReconcileRequest(StrictModel):
 @internal_router.post("/reconcile")
 def reconcile_subscription(body: ReconcileRequest, _: AdminCaller) -> dict:
     """Drive this subscription's pending payments and refunds to a final state now, if YooKassa knows it."""
-    with get_runtime().engine.connect() as conn:
-        payments = (
-            conn.execute(
-                sa.select(t.payments.c.id).where(
-                    t.payments.c.subscription_id == body.subscription_id, t.payments.c.status == "pending"
-                )
-            )
-            .scalars()
-            .all()
-        )
-        refunds = (
-            conn.execute(
-                sa.select(t.refunds.c.id).where(
-                    t.refunds.c.subscription_id == body.subscription_id, t.refunds.c.status == "pending"
-                )
-            )
-            .scalars()
-            .all()
-        )
     payment_svc, refund_svc = payment_service(), refund_service()
+    payments = payment_svc.pending_of(body.subscription_id)
+    refunds = refund_svc.pending_of(body.subscription_id)
     settled_payments = sum(1 for p in payments if payment_svc.reconcile_payment(p))
     settled_refunds = sum(1 for r in refunds if refund_svc.reconcile_refund(r))
     return {

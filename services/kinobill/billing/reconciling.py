@@ -1,38 +1,22 @@
-"""The reconcilers' common pass: every pending row whose check is due, oldest first, one at a time."""
+"""The reconcilers' common pass: every row whose check is due, oldest first, one at a time."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from datetime import datetime
-
-import sqlalchemy as sa
+from collections.abc import Callable, Sequence
 
 log = logging.getLogger(__name__)
 
 
 def reconcile_due(
-    engine: sa.Engine,
-    table: sa.Table,
-    now: datetime,
+    what: str,
+    due: Sequence[uuid.UUID],
     reconcile_one: Callable[[uuid.UUID], bool],
     on_settled: Callable[[], None],
-    limit: int = 100,
 ) -> int:
-    """Run `reconcile_one` on each row of `table` still `pending` after its `next_check_at`; one failing
-    row never stops the pass. Returns how many reached a final state."""
-    with engine.connect() as conn:
-        due = (
-            conn.execute(
-                sa.select(table.c.id)
-                .where(table.c.status == "pending", table.c.next_check_at <= now)
-                .order_by(table.c.next_check_at)
-                .limit(limit)
-            )
-            .scalars()
-            .all()
-        )
+    """Run `reconcile_one` on each of the `due` rows (of `what`: payments, refunds); one failing row never
+    stops the pass. Returns how many reached a final state."""
     settled = 0
     for row_id in due:
         try:
@@ -40,5 +24,5 @@ def reconcile_due(
                 settled += 1
                 on_settled()
         except Exception:
-            log.exception("reconciling %s %s failed", table.name, row_id)
+            log.exception("reconciling %s %s failed", what, row_id)
     return settled

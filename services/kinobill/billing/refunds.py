@@ -27,15 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import Counter
 
 from kinobill import keys
 from kinobill.billing import notifications as n
-from kinobill.billing import tables as t
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
 from kinobill.billing.receipts import announce_registration, registration_values
 from kinobill.billing.reconciling import reconcile_due
+from kinobill.billing.repository import BillingUnitOfWork
 from kinobill.domain.errors import NothingToRefund
 from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.receipts import RECEIPTS_OFF, ReceiptImpossible, ReceiptPolicy, receipt_for
@@ -43,9 +42,7 @@ from kinobill.domain.refunds import refund_amount
 from kinobill.domain.statuses import PaymentStatus, RefundStatus
 from kinobill.errors import Conflict, InvalidRequest, NotFound
 from kinobill.events import REFUND_RESULTS
-from kinobill.mail import queue_email
 from kinobill.messages import RefundSettled
-from kinobill.outbox import add_event
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +52,6 @@ REFUND_RECOVERIES = Counter(
 )
 FIRST_CHECK = timedelta(minutes=2)
 UNKNOWN_OUTCOME_RECHECK = timedelta(seconds=5)
-OPEN = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ def refund_json(row: Any, public_url: str) -> dict[str, Any]:
 class RefundService:
     def __init__(
         self,
-        engine: sa.Engine,
+        uow: Callable[[], BillingUnitOfWork],
         gateway: YooKassaGateway,
         now: Callable[[], datetime],
         *,
@@ -100,7 +96,7 @@ class RefundService:
         crash_point: Callable[[str], None] = lambda _: None,
         receipts: ReceiptPolicy = RECEIPTS_OFF,
     ) -> None:
-        self.engine, self.gateway, self.now = engine, gateway, now
+        self.uow, self.gateway, self.now = uow, gateway, now
         self.public_url, self.crash_point = public_url, crash_point
         self.receipts = receipts
 
@@ -121,31 +117,22 @@ class RefundService:
         """The same refund asked again when it is already final: its result goes out again (the first
         may have been lost with Redis' data after the outbox marked it published). The consumer is
         idempotent and the e-mail's dedupe key keeps it to one."""
-        with self.engine.begin() as conn:
-            payment = conn.execute(sa.select(t.payments).where(t.payments.c.id == row.payment_id)).one()
-            self._announce(conn, row, payment)
-
-    def _by_key(self, conn: sa.Connection, key: str) -> Any:
-        return conn.execute(sa.select(t.refunds).where(t.refunds.c.refund_key == key)).first()
+        with self.uow() as uow:
+            self._announce(uow, row, uow.payments.get(row.payment_id))
+            uow.commit()
 
     def _insert_or_get(self, request: RefundRequest) -> Any:
-        with self.engine.begin() as conn:
-            existing = self._by_key(conn, request.refund_key)
+        with self.uow() as uow:
+            existing = uow.refunds.by_key(request.refund_key)
             if existing is None:
-                payment = self._lock_payment(conn, request)
+                payment = self._lock_payment(uow, request)
                 # Under the payment lock: a same-key request that raced us is visible now.
-                existing = self._by_key(conn, request.refund_key)
+                existing = uow.refunds.by_key(request.refund_key)
             if existing is not None:
                 if existing.subscription_id != request.subscription_id:
                     raise InvalidRequest("refund_key_reused", "this refund key belongs to another refund")
                 return existing
-            already = int(
-                conn.execute(
-                    sa.select(sa.func.coalesce(sa.func.sum(t.refunds.c.amount), 0)).where(
-                        t.refunds.c.payment_id == payment.id, t.refunds.c.status.in_(OPEN)
-                    )
-                ).scalar_one()
-            )
+            already = uow.refunds.open_sum(payment.id)
             now = self.now()
             if request.full:
                 amount = payment.amount - already
@@ -170,9 +157,8 @@ class RefundService:
                 )
             except ReceiptImpossible as exc:
                 raise InvalidRequest(exc.code, exc.message) from exc
-            row = conn.execute(
-                t.refunds.insert()
-                .values(
+            row = uow.refunds.add(
+                dict(
                     id=uuid.uuid4(),
                     payment_id=payment.id,
                     subscription_id=payment.subscription_id,
@@ -186,8 +172,7 @@ class RefundService:
                     updated_at=now,
                     next_check_at=now + FIRST_CHECK,
                 )
-                .returning(t.refunds)
-            ).one()
+            )
             log.info(
                 "refund %s of %s kopecks for payment %s (%s, requested by %s)",
                 row.id,
@@ -196,9 +181,7 @@ class RefundService:
                 "full" if request.full else "by the rule",
                 request.requested_by,
             )
-            queue_email(
-                conn,
-                t.emails,
+            uow.queue_email(
                 **n.letter(
                     f"refund-started:{row.id}",
                     payment,
@@ -209,40 +192,26 @@ class RefundService:
                     ),
                 ),
             )
+            uow.commit()
             return row
 
-    def _lock_payment(self, conn: sa.Connection, request: RefundRequest) -> Any:
+    def _lock_payment(self, uow: BillingUnitOfWork, request: RefundRequest) -> Any:
         """The payment to refund, locked; refuses (4xx, no provider call) when there is none."""
-        p = t.payments
         if request.full:
             if request.payment_id is None:
                 raise InvalidRequest("payment_id_required", "a full refund names the payment it returns")
-            payment = conn.execute(sa.select(p).where(p.c.id == request.payment_id).with_for_update()).first()
+            payment = uow.payments.get(request.payment_id, for_update=True)
             if payment is None or payment.subscription_id != request.subscription_id:
                 raise NotFound("payment_not_found", "no such payment for this subscription")
         else:
-            # The latest paid period only: the succeeded payment with the highest period index.
-            latest = conn.execute(
-                sa.select(p.c.id)
-                .where(
-                    p.c.subscription_id == request.subscription_id,
-                    p.c.status == PaymentStatus.SUCCEEDED,
-                    p.c.duplicate_of.is_(None),  # a duplicate is returned whole by the system, not by users
-                    p.c.kind.in_(("initial", "renewal")),
-                )
-                .order_by(p.c.period_index.desc())
-                .limit(1)
-            ).scalar()
+            # The latest paid period only: the succeeded payment with the highest period index (a
+            # duplicate is returned whole by the system, not by users).
+            latest = uow.payments.latest_paid(request.subscription_id)
             if latest is None:
-                pending = conn.execute(
-                    sa.select(p.c.id).where(
-                        p.c.subscription_id == request.subscription_id, p.c.status == PaymentStatus.PENDING
-                    )
-                ).first()
-                if pending is not None:
+                if uow.payments.has_pending(request.subscription_id):
                     raise Conflict("payment_not_succeeded", "the payment has not succeeded yet")
                 raise Conflict("nothing_paid", "nothing was paid for this subscription")
-            payment = conn.execute(sa.select(p).where(p.c.id == latest).with_for_update()).one()
+            payment = uow.payments.get(latest, for_update=True)
             if payment.period_index != request.period_index:
                 raise Conflict(
                     "period_mismatch",
@@ -256,13 +225,10 @@ class RefundService:
 
     def submit(self, row: Any) -> Any:
         """Call YooKassa for a committed refund row (again, if need be: same key, same body)."""
-        with self.engine.begin() as conn:
-            payment = conn.execute(sa.select(t.payments).where(t.payments.c.id == row.payment_id)).one()
-            conn.execute(
-                t.refunds.update()
-                .where(t.refunds.c.id == row.id)
-                .values(provider_attempts=t.refunds.c.provider_attempts + 1)
-            )
+        with self.uow() as uow:
+            payment = uow.payments.get(row.payment_id)
+            uow.refunds.count_attempt(row.id)
+            uow.commit()
         params = {
             "payment_id": payment.provider_payment_id,
             "amount": {"value": format_rub(row.amount), "currency": row.currency},
@@ -282,13 +248,12 @@ class RefundService:
         return self._settle(row.id, provider)
 
     def _note_unknown(self, refund_id: uuid.UUID, error: str) -> Any:
-        with self.engine.begin() as conn:
-            return conn.execute(
-                t.refunds.update()
-                .where(t.refunds.c.id == refund_id)
-                .values(last_error=error[:500], next_check_at=self.now() + UNKNOWN_OUTCOME_RECHECK)
-                .returning(t.refunds)
-            ).one()
+        with self.uow() as uow:
+            row = uow.refunds.update(
+                refund_id, {"last_error": error[:500], "next_check_at": self.now() + UNKNOWN_OUTCOME_RECHECK}
+            )
+            uow.commit()
+            return row
 
     # --- settle -------------------------------------------------------------------------------
 
@@ -296,17 +261,10 @@ class RefundService:
         self, refund_id: uuid.UUID, provider: dict[str, Any] | None, rejected: str | None = None
     ) -> Any:
         now = self.now()
-        with self.engine.begin() as conn:
-            payment_id = conn.execute(
-                sa.select(t.refunds.c.payment_id).where(t.refunds.c.id == refund_id)
-            ).scalar_one()
+        with self.uow() as uow:
             # Lock order everywhere: the payment, then its refunds.
-            payment = conn.execute(
-                sa.select(t.payments).where(t.payments.c.id == payment_id).with_for_update()
-            ).one()
-            row = conn.execute(
-                sa.select(t.refunds).where(t.refunds.c.id == refund_id).with_for_update()
-            ).one()
+            payment = uow.payments.get(uow.refunds.payment_of(refund_id), for_update=True)
+            row = uow.refunds.get(refund_id, for_update=True)
             if row.status != RefundStatus.PENDING:
                 return row  # final states never change
             values: dict[str, Any] = {"updated_at": now}
@@ -330,44 +288,28 @@ class RefundService:
                 values.update(provider_refund_id=provider["id"], provider_object=provider)
                 receipt = registration_values(row, provider, now)
                 values.update(receipt)
-                announce_registration(conn, "refund", row, receipt, provider)
+                announce_registration(uow.conn, "refund", row, receipt, provider)
             if status == RefundStatus.PENDING:
                 values["next_check_at"] = now + FIRST_CHECK
-                return conn.execute(
-                    t.refunds.update().where(t.refunds.c.id == row.id).values(**values).returning(t.refunds)
-                ).one()
+                pending = uow.refunds.update(row.id, values)
+                uow.commit()
+                return pending
             values.update(status=status, next_check_at=None)
             if status == RefundStatus.SUCCEEDED:
                 values["succeeded_at"] = now
-                payment = conn.execute(
-                    t.payments.update()
-                    .where(t.payments.c.id == payment.id)
-                    .values(refunded_amount=t.payments.c.refunded_amount + row.amount, updated_at=now)
-                    .returning(t.payments)
-                ).one()
+                payment = uow.payments.add_refunded(payment.id, row.amount, now)
             else:
                 values["cancellation_reason"] = reason or "canceled"
-            settled = conn.execute(
-                t.refunds.update().where(t.refunds.c.id == row.id).values(**values).returning(t.refunds)
-            ).one()
-            self._announce(conn, settled, payment)
+            settled = uow.refunds.update(row.id, values)
+            self._announce(uow, settled, payment)
+            uow.commit()
         REFUNDS_SETTLED.labels(settled.status).inc()
         return settled
 
-    def _announce(self, conn: sa.Connection, row: Any, payment: Any) -> None:
-        others_open = int(
-            conn.execute(
-                sa.select(sa.func.count()).where(
-                    t.refunds.c.payment_id == payment.id,
-                    t.refunds.c.id != row.id,
-                    t.refunds.c.status.in_(OPEN),
-                )
-            ).scalar_one()
-        )
+    def _announce(self, uow: BillingUnitOfWork, row: Any, payment: Any) -> None:
+        others_open = uow.refunds.others_open(payment.id, row.id)
         succeeded = row.status == RefundStatus.SUCCEEDED
-        add_event(
-            conn,
-            t.outbox,
+        uow.add_event(
             REFUND_RESULTS,
             RefundSettled(
                 type="refund.succeeded" if succeeded else "refund.canceled",
@@ -392,11 +334,7 @@ class RefundService:
             if succeeded
             else n.RefundCanceled(amount=row.amount, reason=row.cancellation_reason)
         )
-        queue_email(
-            conn,
-            t.emails,
-            **n.letter(f"refund-{row.status}:{row.id}", payment, told),
-        )
+        uow.queue_email(**n.letter(f"refund-{row.status}:{row.id}", payment, told))
 
     # --- follow: webhook and reconciler -------------------------------------------------------
 
@@ -409,15 +347,11 @@ class RefundService:
         except ProviderRejected:
             return "unknown"
         ours = (provider.get("metadata") or {}).get("refund_id")
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(t.refunds).where(t.refunds.c.provider_refund_id == provider_refund_id)
-            ).first()
+        with self.uow() as uow:
+            row = uow.refunds.by_provider_id(provider_refund_id)
             if row is None and ours:
                 try:
-                    row = conn.execute(
-                        sa.select(t.refunds).where(t.refunds.c.id == uuid.UUID(str(ours)))
-                    ).first()
+                    row = uow.refunds.get(uuid.UUID(str(ours)))
                 except ValueError:
                     row = None
         if row is None:
@@ -453,13 +387,19 @@ class RefundService:
         return started
 
     def reconcile_once(self, limit: int = 100) -> int:
-        return reconcile_due(
-            self.engine, t.refunds, self.now(), self.reconcile_refund, REFUND_RECOVERIES.inc, limit
-        )
+        with self.uow() as uow:
+            due = uow.refunds.due_for_check(self.now(), limit)
+        return reconcile_due("refunds", due, self.reconcile_refund, REFUND_RECOVERIES.inc)
+
+    def pending_of(self, subscription_id: uuid.UUID) -> list[uuid.UUID]:
+        """The subscription's refunds not final yet (an operator's "reconcile now")."""
+        with self.uow() as uow:
+            return uow.refunds.pending_of(subscription_id)
 
     def reconcile_refund(self, refund_id: uuid.UUID) -> bool:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.refunds).where(t.refunds.c.id == refund_id)).one()
+        with self.uow() as uow:
+            row = uow.refunds.get(refund_id)
+        assert row is not None, f"no refund {refund_id}"
         if row.status != RefundStatus.PENDING:
             return False
         if row.provider_refund_id is None:
@@ -475,14 +415,9 @@ class RefundService:
     # --- queries ------------------------------------------------------------------------------
 
     def get(self, refund_id: uuid.UUID) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(t.refunds).where(t.refunds.c.id == refund_id)).first()
+        with self.uow() as uow:
+            return uow.refunds.get(refund_id)
 
     def list_for_user(self, user_id: uuid.UUID, limit: int = 100) -> list[Any]:
-        r = t.refunds
-        with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    sa.select(r).where(r.c.user_id == user_id).order_by(r.c.created_at.desc()).limit(limit)
-                ).all()
-            )
+        with self.uow() as uow:
+            return uow.refunds.list_for_user(user_id, limit)

@@ -14,6 +14,7 @@ from kinobill.domain.periods import BillingPeriod
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
 from kinobill.domain.subscription import Subscription
 from kinobill.errors import NotFound
+from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.i18n.locales import SUPPORTED_LOCALES, LocaleZone
 from kinobill.mail import Email
 from kinobill.subscriptions import tables as t
@@ -272,6 +273,8 @@ class SubscriptionsUnitOfWork(UnitOfWork):
     """`after_commit` is called after each commit with the users whose subscription-change events it
     committed (the composition root drops their cached access answers there; see access.py)."""
 
+    outbox_table = t.outbox
+    emails_table = t.emails
     plans: PlanRepository
     subscriptions: SubscriptionRepository
 
@@ -285,44 +288,14 @@ class SubscriptionsUnitOfWork(UnitOfWork):
         self.plans = PlanRepository(conn)
         self.subscriptions = SubscriptionRepository(conn)
         self._changed_users: set[str] = set()
-        self._deferred: tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]]] | None = None
-
-    def defer_writes(self) -> None:
-        """Batch handlers: from now on events and e-mails are collected and written at `commit` (before
-        it, in the same transaction) as multi-row INSERTs. `queue_email` then answers whether the
-        e-mail has an address, not whether its dedupe key was new."""
-        self._deferred = ([], [])
 
     def add_event(self, stream: str, payload: dict[str, Any]) -> None:
-        from kinobill.events import SUBSCRIPTION_CHANGES
-        from kinobill.outbox import add_event
-
-        if self._deferred is not None:
-            self._deferred[0].append((stream, payload))
-        else:
-            add_event(self.conn, t.outbox, stream, payload)
+        super().add_event(stream, payload)
         if stream == SUBSCRIPTION_CHANGES:
             self._changed_users.add(str(payload["user_id"]))
 
-    def flush(self) -> None:
-        """Write the deferred events and e-mails (see `defer_writes`) in the current transaction."""
-        from kinobill.mail import queue_emails
-        from kinobill.outbox import add_events
-
-        if not self._deferred:
-            return
-        events, emails = self._deferred
-        self._deferred = ([], [])
-        by_stream: dict[str, list[dict[str, Any]]] = {}
-        for stream, payload in events:
-            by_stream.setdefault(stream, []).append(payload)
-        for stream, payloads in by_stream.items():
-            add_events(self.conn, t.outbox, stream, payloads)
-        queue_emails(self.conn, t.emails, emails)
-
     def commit(self) -> None:
         """Commit; then drop the changed users' cached access answers (after, never before: see access.py)."""
-        self.flush()
         super().commit()
         users, self._changed_users = self._changed_users, set()
         if users:
@@ -331,13 +304,3 @@ class SubscriptionsUnitOfWork(UnitOfWork):
     def rollback(self) -> None:
         super().rollback()
         self._changed_users = set()
-        if self._deferred is not None:
-            self._deferred = ([], [])
-
-    def queue_email(self, **kw: Any) -> bool:
-        from kinobill.mail import queue_email
-
-        if self._deferred is not None:
-            self._deferred[1].append(kw)
-            return bool(kw.get("to"))
-        return queue_email(self.conn, t.emails, **kw)
