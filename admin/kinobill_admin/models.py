@@ -17,16 +17,18 @@ from kinobill.domain.money import format_rub
 class AuditEntry(models.Model):
     """Who did what, when, to which object, and how it ended: one row per staff action attempt."""
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    actor_name = models.CharField(max_length=150)  # kept if the user is deleted later
-    action = models.CharField(max_length=64, db_index=True)
-    target_type = models.CharField(max_length=32, blank=True)
-    target_id = models.CharField(max_length=64, blank=True, db_index=True)
-    details = models.JSONField(default=dict, blank=True)
-    outcome = models.CharField(max_length=16)  # ok | error
-    message = models.TextField(blank=True)
-    remote_addr = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, verbose_name=_("staff user"), on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(_("who"), max_length=150)  # kept if the user is deleted later
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    target_type = models.CharField(_("target type"), max_length=32, blank=True)
+    target_id = models.CharField(_("target"), max_length=64, blank=True, db_index=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16)  # ok | error
+    message = models.TextField(_("message"), blank=True)
+    remote_addr = models.CharField(_("from"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -59,17 +61,17 @@ class MoneyMixin:
 
 
 class Plan(ReadOnlyModel):
-    id = models.UUIDField(primary_key=True)
-    code = models.TextField(unique=True)
-    name = models.TextField()
-    description = models.TextField()
-    price_month = models.BigIntegerField()
-    price_year = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
-    sale_start = models.DateTimeField()
-    sale_end = models.DateTimeField(null=True)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
+    id = models.UUIDField(_("ID"), primary_key=True)
+    code = models.TextField(_("code"), unique=True)
+    name = models.TextField(_("name"))
+    description = models.TextField(_("description"))
+    price_month = models.BigIntegerField(_("monthly price (kopecks)"))
+    price_year = models.BigIntegerField(_("yearly price (kopecks)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    sale_start = models.DateTimeField(_("sale start"))
+    sale_end = models.DateTimeField(_("sale end"), null=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
 
     class Meta(ReadOnlyModel.Meta):
         db_table = 'subscriptions"."plans'
@@ -93,31 +95,37 @@ class Plan(ReadOnlyModel):
 
 
 class Subscription(ReadOnlyModel):
-    id = models.UUIDField(primary_key=True)
-    user_id = models.UUIDField()
-    user_email = models.TextField(null=True)
-    locale = models.TextField(null=True)
-    zoneinfo = models.TextField(null=True)
-    plan = models.ForeignKey(Plan, on_delete=models.DO_NOTHING, db_constraint=False)
-    period = models.TextField()
-    status = models.TextField()
-    ended_reason = models.TextField(null=True)
-    auto_renew = models.BooleanField()
-    anchor_at = models.DateTimeField(null=True)
-    period_index = models.IntegerField(null=True)
-    current_period_start = models.DateTimeField(null=True)
-    current_period_end = models.DateTimeField(null=True)
-    purchase_key = models.TextField(null=True)  # the buyer's Idempotency-Key (migration 0002)
-    price = models.BigIntegerField()  # kopecks charged for the first period (migration 0002)
-    payment_method_id = models.TextField(null=True)
-    failed_attempts = models.IntegerField()
-    card_declined_reason = models.TextField(null=True)  # a hard decline stopped renewals (migration 0008)
-    next_attempt_at = models.DateTimeField(null=True)
-    reminded_period = models.IntegerField(null=True)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True)
-    version = models.IntegerField()
+    id = models.UUIDField(_("ID"), primary_key=True)
+    user_id = models.UUIDField(_("user id"))
+    user_email = models.TextField(_("user e-mail"), null=True)
+    locale = models.TextField(_("language"), null=True)
+    zoneinfo = models.TextField(_("time zone"), null=True)
+    plan = models.ForeignKey(Plan, verbose_name=_("plan"), on_delete=models.DO_NOTHING, db_constraint=False)
+    period = models.TextField(_("period"))
+    status = models.TextField(_("status"))
+    ended_reason = models.TextField(_("ended reason"), null=True)
+    auto_renew = models.BooleanField(_("auto-renew"))
+    anchor_at = models.DateTimeField(_("periods counted from"), null=True)
+    period_index = models.IntegerField(_("period number"), null=True)
+    current_period_start = models.DateTimeField(_("current period start"), null=True)
+    current_period_end = models.DateTimeField(_("current period end"), null=True)
+    purchase_key = models.TextField(
+        _("purchase key"), null=True
+    )  # the buyer's Idempotency-Key (migration 0002)
+    price = models.BigIntegerField(
+        _("price (kopecks)")
+    )  # kopecks charged for the first period (migration 0002)
+    payment_method_id = models.TextField(_("payment method"), null=True)
+    failed_attempts = models.IntegerField(_("failed charges"))
+    card_declined_reason = models.TextField(
+        _("card declined"), null=True
+    )  # a hard decline stopped renewals (migration 0008)
+    next_attempt_at = models.DateTimeField(_("next charge"), null=True)
+    reminded_period = models.IntegerField(_("reminded of period"), null=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
+    ended_at = models.DateTimeField(_("ended"), null=True)
+    version = models.IntegerField(_("version"))
 
     class Meta(ReadOnlyModel.Meta):
         db_table = 'subscriptions"."subscriptions'
@@ -140,15 +148,19 @@ class Subscription(ReadOnlyModel):
 
 class SubscriptionPeriod(ReadOnlyModel, MoneyMixin):
     # Composite key (subscription_id, period_index) in Postgres; Django needs one column as "pk".
-    payment_id = models.UUIDField(primary_key=True)
+    payment_id = models.UUIDField(_("payment id"), primary_key=True)
     subscription = models.ForeignKey(
-        Subscription, on_delete=models.DO_NOTHING, db_constraint=False, related_name="periods"
+        Subscription,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="periods",
+        verbose_name=_("subscription"),
     )
-    period_index = models.IntegerField()
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    amount = models.BigIntegerField()
-    created_at = models.DateTimeField()
+    period_index = models.IntegerField(_("period number"))
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    amount = models.BigIntegerField(_("amount (kopecks)"))
+    created_at = models.DateTimeField(_("created"))
 
     class Meta(ReadOnlyModel.Meta):
         db_table = 'subscriptions"."subscription_periods'
@@ -161,23 +173,23 @@ class SubscriptionPeriod(ReadOnlyModel, MoneyMixin):
 
 
 class EmailBase(ReadOnlyModel):
-    id = models.UUIDField(primary_key=True)
-    dedupe_key = models.TextField()
-    user_id = models.UUIDField(null=True)
-    to_address = models.TextField()
-    kind = models.TextField()
-    subject = models.TextField()
-    body = models.TextField()
-    html_body = models.TextField(null=True)
-    locale = models.TextField(null=True)
-    zoneinfo = models.TextField(null=True)
-    attempts = models.IntegerField()
-    created_at = models.DateTimeField()
-    claimed_until = models.DateTimeField(null=True)
-    sent_at = models.DateTimeField(null=True)
-    sending_at = models.DateTimeField(null=True)
-    dead_at = models.DateTimeField(null=True)
-    last_error = models.TextField(null=True)
+    id = models.UUIDField(_("ID"), primary_key=True)
+    dedupe_key = models.TextField(_("deduplication key"))
+    user_id = models.UUIDField(_("user id"), null=True)
+    to_address = models.TextField(_("to"))
+    kind = models.TextField(_("kind"))
+    subject = models.TextField(_("subject"))
+    body = models.TextField(_("text"))
+    html_body = models.TextField(_("HTML text"), null=True)
+    locale = models.TextField(_("language"), null=True)
+    zoneinfo = models.TextField(_("time zone"), null=True)
+    attempts = models.IntegerField(_("attempts"))
+    created_at = models.DateTimeField(_("created"))
+    claimed_until = models.DateTimeField(_("claimed until"), null=True)
+    sent_at = models.DateTimeField(_("sent"), null=True)
+    sending_at = models.DateTimeField(_("sending started"), null=True)
+    dead_at = models.DateTimeField(_("given up"), null=True)
+    last_error = models.TextField(_("last error"), null=True)
 
     class Meta(ReadOnlyModel.Meta):
         abstract = True
@@ -202,42 +214,50 @@ class BillingEmail(EmailBase):
 
 
 class Payment(ReadOnlyModel, MoneyMixin):
-    id = models.UUIDField(primary_key=True)
-    user_id = models.UUIDField()
-    user_email = models.TextField(null=True)
-    locale = models.TextField(null=True)
-    zoneinfo = models.TextField(null=True)
+    id = models.UUIDField(_("ID"), primary_key=True)
+    user_id = models.UUIDField(_("user id"))
+    user_email = models.TextField(_("user e-mail"), null=True)
+    locale = models.TextField(_("language"), null=True)
+    zoneinfo = models.TextField(_("time zone"), null=True)
     subscription = models.ForeignKey(
-        Subscription, on_delete=models.DO_NOTHING, db_constraint=False, related_name="payments"
+        Subscription,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="payments",
+        verbose_name=_("subscription"),
     )
-    period_index = models.IntegerField()
-    kind = models.TextField()
-    attempt = models.IntegerField()
-    charge_key = models.TextField()
-    amount = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
-    description = models.TextField()
-    status = models.TextField()
-    provider_status = models.TextField(null=True)
-    provider_payment_id = models.TextField(null=True)
-    confirmation_url = models.TextField(null=True)
-    return_url = models.TextField(null=True)
-    payment_method_id = models.TextField(null=True)
-    saved_payment_method_id = models.TextField(null=True)
-    cancellation_party = models.TextField(null=True)
-    cancellation_reason = models.TextField(null=True)
-    provider_attempts = models.IntegerField()
-    last_error = models.TextField(null=True)
-    refunded_amount = models.BigIntegerField()
-    duplicate_of = models.UUIDField(null=True)  # a second success for a paid period, returned in full
-    provider_object = models.JSONField(null=True)
-    receipt = models.JSONField(null=True)  # the 54-FZ receipt sent (migration 0008)
-    receipt_registration = models.TextField(null=True)  # pending | succeeded | canceled
-    receipt_check_at = models.DateTimeField(null=True)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-    paid_at = models.DateTimeField(null=True)
-    next_check_at = models.DateTimeField(null=True)
+    period_index = models.IntegerField(_("period number"))
+    kind = models.TextField(_("kind"))
+    attempt = models.IntegerField(_("attempt"))
+    charge_key = models.TextField(_("charge key"))
+    amount = models.BigIntegerField(_("amount (kopecks)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    description = models.TextField(_("description"))
+    status = models.TextField(_("status"))
+    provider_status = models.TextField(_("YooKassa status"), null=True)
+    provider_payment_id = models.TextField(_("YooKassa payment id"), null=True)
+    confirmation_url = models.TextField(_("confirmation URL"), null=True)
+    return_url = models.TextField(_("return URL"), null=True)
+    payment_method_id = models.TextField(_("payment method"), null=True)
+    saved_payment_method_id = models.TextField(_("saved payment method"), null=True)
+    cancellation_party = models.TextField(_("canceled by"), null=True)
+    cancellation_reason = models.TextField(_("cancellation reason"), null=True)
+    provider_attempts = models.IntegerField(_("calls to YooKassa"))
+    last_error = models.TextField(_("last error"), null=True)
+    refunded_amount = models.BigIntegerField(_("refunded (kopecks)"))
+    duplicate_of = models.UUIDField(
+        _("duplicate of"), null=True
+    )  # a second success for a paid period, returned in full
+    provider_object = models.JSONField(_("YooKassa's object"), null=True)
+    receipt = models.JSONField(_("receipt"), null=True)  # the 54-FZ receipt sent (migration 0008)
+    receipt_registration = models.TextField(
+        _("receipt registration"), null=True
+    )  # pending | succeeded | canceled
+    receipt_check_at = models.DateTimeField(_("receipt check"), null=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
+    paid_at = models.DateTimeField(_("paid"), null=True)
+    next_check_at = models.DateTimeField(_("next check"), null=True)
 
     class Meta(ReadOnlyModel.Meta):
         db_table = 'billing"."payments'
@@ -255,28 +275,36 @@ class Payment(ReadOnlyModel, MoneyMixin):
 
 
 class Refund(ReadOnlyModel, MoneyMixin):
-    id = models.UUIDField(primary_key=True)
-    payment = models.ForeignKey(Payment, on_delete=models.DO_NOTHING, db_constraint=False)
-    subscription = models.ForeignKey(
-        Subscription, on_delete=models.DO_NOTHING, db_constraint=False, related_name="refunds"
+    id = models.UUIDField(_("ID"), primary_key=True)
+    payment = models.ForeignKey(
+        Payment, verbose_name=_("payment"), on_delete=models.DO_NOTHING, db_constraint=False
     )
-    user_id = models.UUIDField()
-    refund_key = models.TextField()
-    amount = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
-    status = models.TextField()
-    provider_refund_id = models.TextField(null=True)
-    cancellation_reason = models.TextField(null=True)
-    provider_attempts = models.IntegerField()
-    last_error = models.TextField(null=True)
-    provider_object = models.JSONField(null=True)
-    receipt = models.JSONField(null=True)  # the 54-FZ receipt sent (migration 0008)
-    receipt_registration = models.TextField(null=True)  # pending | succeeded | canceled
-    receipt_check_at = models.DateTimeField(null=True)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-    succeeded_at = models.DateTimeField(null=True)
-    next_check_at = models.DateTimeField(null=True)
+    subscription = models.ForeignKey(
+        Subscription,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="refunds",
+        verbose_name=_("subscription"),
+    )
+    user_id = models.UUIDField(_("user id"))
+    refund_key = models.TextField(_("refund key"))
+    amount = models.BigIntegerField(_("amount (kopecks)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.TextField(_("status"))
+    provider_refund_id = models.TextField(_("YooKassa refund id"), null=True)
+    cancellation_reason = models.TextField(_("cancellation reason"), null=True)
+    provider_attempts = models.IntegerField(_("calls to YooKassa"))
+    last_error = models.TextField(_("last error"), null=True)
+    provider_object = models.JSONField(_("YooKassa's object"), null=True)
+    receipt = models.JSONField(_("receipt"), null=True)  # the 54-FZ receipt sent (migration 0008)
+    receipt_registration = models.TextField(
+        _("receipt registration"), null=True
+    )  # pending | succeeded | canceled
+    receipt_check_at = models.DateTimeField(_("receipt check"), null=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
+    succeeded_at = models.DateTimeField(_("succeeded"), null=True)
+    next_check_at = models.DateTimeField(_("next check"), null=True)
 
     class Meta(ReadOnlyModel.Meta):
         db_table = 'billing"."refunds'
@@ -290,13 +318,13 @@ class Refund(ReadOnlyModel, MoneyMixin):
 
 
 class ProviderNotification(ReadOnlyModel):
-    id = models.BigIntegerField(primary_key=True)
-    event = models.TextField()
-    object_id = models.TextField(null=True)
-    remote_addr = models.TextField(null=True)
-    body = models.JSONField()
-    outcome = models.TextField()
-    received_at = models.DateTimeField()
+    id = models.BigIntegerField(_("ID"), primary_key=True)
+    event = models.TextField(_("event"))
+    object_id = models.TextField(_("object"), null=True)
+    remote_addr = models.TextField(_("from"), null=True)
+    body = models.JSONField(_("text"))
+    outcome = models.TextField(_("outcome"))
+    received_at = models.DateTimeField(_("received"))
 
     class Meta(ReadOnlyModel.Meta):
         db_table = 'billing"."provider_notifications'
@@ -309,11 +337,11 @@ class ProviderNotification(ReadOnlyModel):
 
 
 class OutboxBase(ReadOnlyModel):
-    id = models.BigIntegerField(primary_key=True)
-    stream = models.TextField()
-    payload = models.JSONField()
-    created_at = models.DateTimeField()
-    published_at = models.DateTimeField(null=True)
+    id = models.BigIntegerField(_("ID"), primary_key=True)
+    stream = models.TextField(_("stream"))
+    payload = models.JSONField(_("payload"))
+    created_at = models.DateTimeField(_("created"))
+    published_at = models.DateTimeField(_("published"), null=True)
 
     class Meta(ReadOnlyModel.Meta):
         abstract = True
@@ -332,37 +360,41 @@ class BillingOutbox(OutboxBase):
 class OperatorTask(ReadOnlyModel):
     """Work operators do by hand (migration 0008), e.g. ``receipt_canceled``: issue that receipt otherwise."""
 
-    id = models.BigIntegerField(primary_key=True)
-    kind = models.TextField()
-    object_type = models.TextField()
-    object_id = models.TextField()
-    detail = models.TextField()
-    created_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True)
+    id = models.BigIntegerField(_("ID"), primary_key=True)
+    kind = models.TextField(_("kind"))
+    object_type = models.TextField(_("object type"))
+    object_id = models.TextField(_("object"))
+    detail = models.TextField(_("detail"))
+    created_at = models.DateTimeField(_("created"))
+    resolved_at = models.DateTimeField(_("resolved"), null=True)
 
     class Meta(ReadOnlyModel.Meta):
         db_table = 'billing"."operator_tasks'
         ordering = ["-created_at", "-id"]
+        verbose_name = _("operator task")
+        verbose_name_plural = _("operator tasks")
 
 
 class CardChange(ReadOnlyModel):
     """A user's replacement of a subscription's saved card (migration 0008)."""
 
-    id = models.UUIDField(primary_key=True)
-    subscription_id = models.UUIDField()
-    user_id = models.UUIDField()
-    user_email = models.TextField(null=True)
-    request_key = models.TextField()
-    status = models.TextField()
-    provider_method_id = models.TextField(null=True)
-    confirmation_url = models.TextField(null=True)
-    return_url = models.TextField(null=True)
-    card_title = models.TextField(null=True)
-    last_error = models.TextField(null=True)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-    activated_at = models.DateTimeField(null=True)
+    id = models.UUIDField(_("ID"), primary_key=True)
+    subscription_id = models.UUIDField(_("subscription id"))
+    user_id = models.UUIDField(_("user id"))
+    user_email = models.TextField(_("user e-mail"), null=True)
+    request_key = models.TextField(_("request key"))
+    status = models.TextField(_("status"))
+    provider_method_id = models.TextField(_("YooKassa method id"), null=True)
+    confirmation_url = models.TextField(_("confirmation URL"), null=True)
+    return_url = models.TextField(_("return URL"), null=True)
+    card_title = models.TextField(_("card"), null=True)
+    last_error = models.TextField(_("last error"), null=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
+    activated_at = models.DateTimeField(_("activated"), null=True)
 
     class Meta(ReadOnlyModel.Meta):
         db_table = 'billing"."card_changes'
         ordering = ["-created_at", "-id"]
+        verbose_name = _("card change")
+        verbose_name_plural = _("card changes")

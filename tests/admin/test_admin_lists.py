@@ -292,3 +292,40 @@ def test_dashboard_charts_and_stuck_operations(support_client, world, db_engine)
     revenue_chart = page[page.index("Revenue per day, RUB") : page.index("Active subscriptions by plan")]
     shown = re.search(rf"<title>{re.escape(day)}: ([0-9.]+)</title>", revenue_chart)
     assert shown is not None and float(shown.group(1)) >= 299.00  # at least the arranged payment
+
+
+def column_headers(page: str) -> list[str]:
+    return re.findall(r'<div class="text">(?:<a [^>]*>|<span>)([^<]+)<', page)
+
+
+def test_change_list_columns_are_russian_by_default_and_english_on_request(world):
+    from admin_staff import client_for, make_user
+    from django.contrib import admin
+    from django.test import Client
+    from django.utils import translation
+
+    user = make_user("support")
+    russian = Client()  # no Accept-Language: the admin's default
+    russian.force_login(user)
+    search = {"q": str(world["on"]["id"])}  # a row, so the list has its table
+    assert column_headers(russian.get(admin_url("payment"), search).content.decode()) == [
+        "ID",
+        "Создано",
+        "Сумма",
+        "Статус",
+        "Причина отмены",
+        "Регистрация чека",
+        "Вид",
+        "E-mail пользователя",
+        "ID платежа в ЮKassa",
+        "Оплачено",
+    ]
+    english = client_for(user, language="en").get(admin_url("subscription"), search).content.decode()
+    assert column_headers(english)[:4] == ["ID", "User e-mail", "Plan", "Period"]
+    # every column of every page in Russian: a name left out would show the English column name
+    with translation.override("ru"):
+        for model in [m for m in admin.site._registry if m._meta.app_label == "kinobill_admin"]:
+            for field in model._meta.concrete_fields:
+                name = str(field.verbose_name)
+                assert name == "ID" or re.search("[а-я]", name), (model.__name__, field.name, name)
+            assert re.search("[а-я]", str(model._meta.verbose_name_plural)), model.__name__
