@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StrictStr, WithJsonSchema
 
 INT4_MAX = 2**31 - 1
 # 10^12 kopecks = 10 billion RUB: far above any price, far below int8.
@@ -75,17 +76,43 @@ def _within_years(value: datetime) -> datetime:
     return value
 
 
+# The years a time may be written with: 1971..8999 stays within EARLIEST_YEAR..LATEST_YEAR in UTC whatever
+# the offset, so the OpenAPI document can state the bound as a pattern (and the text is held to it).
+INSTANT_PATTERN = r"^(197[1-9]|19[89][0-9]|[2-8][0-9]{3})-"
+_INSTANT_TEXT = re.compile(INSTANT_PATTERN)
+
+
 def _iso_text_only(value: Any) -> Any:
     if not isinstance(value, str | datetime):
         raise ValueError("a time is an ISO 8601 string with an offset, e.g. 2027-01-31T10:00:00+03:00")
+    if isinstance(value, str) and not _INSTANT_TEXT.match(value):
+        raise ValueError("a time is written with a year from 1971 to 8999")
     return value
 
 
 # An ISO 8601 string with an offset, years 1970..9000 in UTC (never a number: 0 is not a time).
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text_only), AfterValidator(_within_years)]
-# Non-negative counters stored as Postgres integer.
-Int4 = Annotated[StrictInt, Field(ge=0, le=INT4_MAX)]
-Kopecks = Annotated[StrictInt, Field(gt=0, le=MAX_KOPECKS)]
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_text_only),
+    AfterValidator(_within_years),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": INSTANT_PATTERN}),
+]
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON integer, also written with a zero fraction (`3.0` is the integer 3 to JSON Schema, as the
+    OpenAPI document says); never a string, a boolean or a fraction."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    return value
+
+
+# Non-negative counters stored as Postgres integer. (The bounds before the validator: the other order
+# leaves `ge`/`le` in the JSON Schema instead of `minimum`/`maximum`.)
+Int4 = Annotated[int, Field(ge=0, le=INT4_MAX), BeforeValidator(_whole_number)]
+Kopecks = Annotated[int, Field(gt=0, le=MAX_KOPECKS), BeforeValidator(_whole_number)]
 # Identifiers issued by YooKassa (payment, method, refund ids are 36-50 characters).
 ProviderId = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 ShortText = Annotated[StrictStr, Field(max_length=256)]

@@ -98,9 +98,16 @@ def _describe(operation: dict[str, Any], route: APIRoute, idempotency_dependency
     calls = set(_calls(route.dependant))
     if idempotency_dependency in calls:
         operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
-    operation["security"] = [{"bearer": []}]
-    errors = {**COMMON_ERRORS, **AUTH_ERRORS, **STATE_ERRORS}
+    public = operation.setdefault("security", [{"bearer": []}]) == []  # a route may declare none
+    callers = sorted({str(c) for call in calls for c in getattr(call, "accepted_callers", ())})
+    if callers:
+        # The service identities this internal operation accepts (kinobill.callers); no entry: a user token.
+        operation["x-callers"] = callers
+    errors = {**COMMON_ERRORS, **({} if public else AUTH_ERRORS), **STATE_ERRORS}
+    declared = {str(status) for status in route.responses}  # the route's own answers (e.g. an HTML 404)
     responses = operation.setdefault("responses", {})
     for status, description in errors.items():
+        if status in declared:
+            continue
         responses.setdefault(status, {"description": description})
         responses[status]["content"] = {"application/json": {"schema": ERROR_REF}}

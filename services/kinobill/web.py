@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
 from pydantic import BaseModel, ConfigDict, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kinobill import errors
@@ -172,13 +173,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_request", f"{where}: {first['msg']}", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "error"
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         return error_response(
-            exc.status_code,
-            _HTTP_CODES.get(exc.status_code, "error"),
-            message,
-            headers=getattr(exc, "headers", None),
+            exc.status_code, _HTTP_CODES.get(exc.status_code, "error"), message, headers=headers
         )
 
     # Registered per class (not as the catch-all below): Starlette re-raises what the catch-all handles,
@@ -202,6 +203,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return error_response(500, "internal_error", "internal error; the request may be retried")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path. Starlette's 405 names only the first matching route's
+    methods (`GET /plans` and `POST /plans` are two routes), so `Allow` would miss the others."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 class RequestContextMiddleware:

@@ -21,6 +21,7 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import StrictBool, model_validator
+from pydantic_core import PydanticCustomError
 
 from kinobill import keys
 from kinobill.billing.bootstrap import refund_service
@@ -47,7 +48,8 @@ class RefundCreate(StrictModel):
     @model_validator(mode="after")
     def _period_in_order(self) -> RefundCreate:
         if self.period_start and self.period_end and self.period_end <= self.period_start:
-            raise ValueError("period_end must be after period_start")
+            # Its own error type: a rule between two fields, which the JSON Schema of the body cannot state.
+            raise PydanticCustomError("period_order", "period_end must be after period_start")
         return self
 
 

@@ -24,6 +24,11 @@ from kinobill.domain.periods import BillingPeriod, require_aware
 
 MIN_PRICE: Kopecks = 100  # 1.00 RUB
 PLAN_CODE_RE = re.compile(r"[a-z][a-z0-9-]{1,31}")
+# The same rules as JSON Schema patterns, for the API's OpenAPI document (so that what the schema calls
+# valid, the rules accept): the code, and a price as the API writes it, 1.00 .. 9999999.99 RUB (MIN_PRICE
+# up to just under money.MAX_AMOUNT; at most two decimals, no sign, no leading zero).
+PLAN_CODE_PATTERN = f"^{PLAN_CODE_RE.pattern}$"
+PLAN_PRICE_PATTERN = r"^[1-9][0-9]{0,6}(\.[0-9]{1,2})?$"
 
 
 def validate_plan_code(code: str) -> str:
@@ -109,7 +114,9 @@ class PlanTerms:
 
 __all__ = [
     "MIN_PRICE",
+    "PLAN_CODE_PATTERN",
     "PLAN_CODE_RE",
+    "PLAN_PRICE_PATTERN",
     "PlanTerms",
     "ensure_on_sale",
     "is_on_sale",

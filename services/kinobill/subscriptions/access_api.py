@@ -43,7 +43,17 @@ def active_access() -> ActiveAccess:
 authenticate_service = accepting(Caller.AUTH)
 
 
-@access_router.get("/users/{user_id}/subscriptions/active")
+ETAG_HEADER = {"ETag": {"description": "Strong validator of the answer", "schema": {"type": "string"}}}
+
+
+@access_router.get(
+    "/users/{user_id}/subscriptions/active",
+    responses={
+        200: {"description": "The user's access now", "headers": ETAG_HEADER},
+        304: {"description": "Unchanged since the ETag in If-None-Match", "headers": ETAG_HEADER},
+    },
+    openapi_extra={"x-callers": sorted(map(str, authenticate_service.accepted_callers))},  # type: ignore[attr-defined]
+)
 async def active_subscriptions(user_id: uuid.UUID, request: Request) -> Response:
     """What grants the user access now: plan code, period, access until; a strong ETag (304 on match)."""
     authenticate_service(request)

@@ -16,6 +16,7 @@ from kinobill.domain.addresses import RETURN_URL_PATTERN
 from kinobill.domain.errors import DomainError
 from kinobill.domain.money import parse_rub
 from kinobill.domain.periods import BillingPeriod
+from kinobill.domain.plans import PLAN_CODE_PATTERN, PLAN_PRICE_PATTERN
 from kinobill.fields import Instant, Int4, Kopecks, ProviderId, ShortText
 from kinobill.idempotency import request_fingerprint
 from kinobill.messages import PaymentSettled
@@ -32,30 +33,32 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 Money = Annotated[
-    StrictStr, Field(max_length=32, examples=["299.00"], description="RUB with at most two decimals")
+    StrictStr,
+    Field(
+        max_length=32,
+        pattern=PLAN_PRICE_PATTERN,
+        examples=["299.00"],
+        description="RUB, 1.00 to 9999999.99, at most two decimals",
+    ),
 ]
+PlanCode = Annotated[StrictStr, Field(min_length=2, max_length=32, pattern=PLAN_CODE_PATTERN)]
 
 
 class PlanCreate(StrictModel):
-    code: Annotated[StrictStr, Field(min_length=2, max_length=32)]
+    code: PlanCode
     name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
     description: Annotated[StrictStr, Field(max_length=5000)] = ""
     price_month: Money
     price_year: Money
-    currency: Annotated[StrictStr, Field(max_length=3)] = "RUB"
+    currency: Literal["RUB"] = "RUB"  # only RUB is supported
     sale_start: Instant | None = None
     sale_end: Instant | None = None
 
-    @field_validator("currency")
-    @classmethod
-    def _rub_only(cls, value: str) -> str:
-        if value != "RUB":
-            raise ValueError("only RUB is supported")
-        return value
-
     @field_validator("price_month", "price_year")
     @classmethod
-    def _money(cls, value: str) -> str:
+    def _money(cls, value: str | None) -> str | None:
+        if value is None:  # a PATCH may send null: "leave it"
+            return value
         try:
             parse_rub(value)
         except DomainError as exc:  # reported by pydantic with the field's name
@@ -64,7 +67,7 @@ class PlanCreate(StrictModel):
 
 
 class PlanUpdate(StrictModel):
-    code: Annotated[StrictStr, Field(min_length=2, max_length=32)] | None = None
+    code: PlanCode | None = None
     name: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
     description: Annotated[StrictStr, Field(max_length=5000)] | None = None
     price_month: Money | None = None

@@ -57,7 +57,12 @@ def _page(subscription_id: uuid.UUID) -> ReturnPage:
     )
 
 
-@return_router.get("/return/{subscription_id}", response_class=HTMLResponse, include_in_schema=False)
+@return_router.get(
+    "/return/{subscription_id}",
+    response_class=HTMLResponse,
+    responses={404: {"description": "No such purchase (a page saying so)", "content": {"text/html": {}}}},
+    openapi_extra={"security": []},  # where YooKassa sends the buyer back: no token
+)
 def payment_return(subscription_id: uuid.UUID, request: Request) -> HTMLResponse:
     settings = get_runtime().settings
     default = settings.reader_default
