@@ -95,8 +95,7 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         ).run(stop)
 
     def payment_results(stop: threading.Event) -> None:
-        from kinobill.subscriptions.bootstrap import purchases
-        from kinobill.subscriptions.card_api import card_changes
+        from kinobill.subscriptions.bootstrap import card_changes, purchases
         from kinobill.subscriptions.card_changes import is_card_change
 
         def one(event: dict[str, Any]) -> object:
@@ -129,16 +128,20 @@ def build_roles(runtime: Runtime) -> dict[str, Callable[[threading.Event], None]
         periodic(reconcile, 1.0)(stop)
 
     def reconcile_subscriptions(stop: threading.Event) -> None:
-        from kinobill.subscriptions.bootstrap import abandoned_purchases, payment_backstop
+        from kinobill.subscriptions.bootstrap import (
+            abandoned_purchases,
+            awaited_results_backstop,
+            payment_backstop,
+        )
 
-        abandoned, backstop = abandoned_purchases(), payment_backstop()
+        abandoned, backstop, awaited = abandoned_purchases(), payment_backstop(), awaited_results_backstop()
         every = float(os.environ.get("KINOBILL_BACKSTOP_INTERVAL_SECONDS", "60"))
         last_backstop = [0.0]
 
         def reconcile() -> int:
             done = abandoned.run_pass()
             if time.monotonic() - last_backstop[0] >= every:
-                done += backstop.run_pass()
+                done += backstop.run_pass() + awaited.run_pass()
                 last_backstop[0] = time.monotonic()
             return done
 

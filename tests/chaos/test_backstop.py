@@ -1,5 +1,5 @@
-"""The backstop that does not need Redis: a payment result published by the outbox but lost from Redis
-(a stream trimmed before the consumer read it) is applied from Billing's record within the bound
+"""The backstop that does not need Redis: a payment or refund result published by the outbox but lost from
+Redis (a stream trimmed before the consumer read it) is applied from Billing's record within the bound
 (KINOBILL_BACKSTOP_AFTER_SECONDS, default 10 minutes, plus one pass), measured with the test clock."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import redis
@@ -18,13 +19,14 @@ from invariants import wait_for_invariants
 
 from kinobill.billing import tables as bt
 from kinobill.clock import TestClock
-from kinobill.events import CHARGE_COMMANDS, PAYMENT_RESULTS
+from kinobill.events import CHARGE_COMMANDS, PAYMENT_RESULTS, REFUND_RESULTS
 from kinobill.subscriptions import tables as st
 from shop import SUCCESS_CARD
 from support import ServiceProcess, kinobill_command, wait_until
 
 pytestmark = pytest.mark.chaos
 
+NEW_CARD = "4111111111111111"  # Visa, succeeds without 3-D Secure
 BOUND = timedelta(minutes=10)  # the default KINOBILL_BACKSTOP_AFTER_SECONDS
 
 
@@ -52,7 +54,7 @@ def transport_only(chaos_stack) -> Iterator[ServiceProcess]:
         chaos_stack.start("worker")
 
 
-def published(db: sa.Engine, subscription_id: str, period_index: int) -> bool:
+def published(db: sa.Engine, subscription_id: str, period_index: int, stream: str = PAYMENT_RESULTS) -> bool:
     o = bt.outbox
     with db.connect() as conn:
         return bool(
@@ -60,7 +62,7 @@ def published(db: sa.Engine, subscription_id: str, period_index: int) -> bool:
                 sa.select(sa.func.count())
                 .select_from(o)
                 .where(
-                    o.c.stream == PAYMENT_RESULTS,
+                    o.c.stream == stream,
                     o.c.payload["subscription_id"].astext == subscription_id,
                     o.c.payload["period_index"].astext == str(period_index),
                     o.c.published_at.is_not(None),
@@ -69,9 +71,9 @@ def published(db: sa.Engine, subscription_id: str, period_index: int) -> bool:
         )
 
 
-def lose_results(chaos_redis) -> None:
+def lose_results(chaos_redis, stream: str = PAYMENT_RESULTS) -> None:
     client = redis.Redis.from_url(chaos_redis.url)
-    client.xtrim(PAYMENT_RESULTS, maxlen=0)  # what Redis did not keep
+    client.xtrim(stream, maxlen=0)  # what Redis did not keep
     client.close()
 
 
@@ -145,3 +147,113 @@ def test_a_renewal_charged_whose_result_redis_lost_renews_within_the_bound(
     print(f"backstop: lost renewal result applied {time.monotonic() - due_at:.1f}s after the bound")
     report = wait_for_invariants(records, scope, timeout=60)
     assert report.ok, report.table()
+
+
+def test_a_pending_refund_whose_result_redis_lost_ends_the_subscription_within_the_bound(
+    chaos_stack, chaos_redis, chaos_plan, chaos_clock, transport_only, tokens, scope, records, db
+):
+    transport_only.stop()
+    chaos_stack.start("worker")
+    with new_buyer(chaos_stack, tokens, scope) as buyer:
+        purchase = buyer.buy(chaos_plan["id"]).json()
+        scope.add(purchase["id"])
+        chaos_stack.sandbox.confirm(purchase["payment"]["provider_payment_id"], SUCCESS_CARD)
+        wait_until(lambda: buyer.subscription(purchase["id"])["status"] == "active", message="activation")
+        chaos_stack.sandbox.set_refund_behaviour(
+            "pending", payment_id=purchase["payment"]["provider_payment_id"]
+        )
+        asked = buyer.subscriptions.post(
+            f"/api/v1/subscriptions/{purchase['id']}/refund", headers={"Idempotency-Key": "lost-result"}
+        )
+        assert asked.status_code == 202 and asked.json()["status"] == "pending", asked.text
+
+        chaos_stack.processes["worker"].stop()
+        transport_only.start()  # relays publish; nobody applies refund results
+        provider_id = buyer.billing.get(f"/api/v1/refunds/{asked.json()['id']}").json()["provider_refund_id"]
+        chaos_stack.sandbox.complete_refund(provider_id, "succeeded")  # the webhook settles it at Billing
+        wait_until(
+            lambda: published(db, purchase["id"], 0, REFUND_RESULTS), message="the refund result published"
+        )
+        lose_results(chaos_redis, REFUND_RESULTS)
+        transport_only.stop()
+        chaos_stack.start("worker")  # everything again: the stream has nothing left to deliver
+        assert buyer.subscription(purchase["id"])["status"] == "active"
+
+        chaos_clock.advance(BOUND + timedelta(seconds=1))
+        due_at = time.monotonic()
+        ended = wait_until(
+            lambda: (s := buyer.subscription(purchase["id"]))["status"] == "ended" and s,
+            timeout=30,
+            message="the backstop to apply the lost refund result",
+        )
+        assert ended["ended_reason"] == "refunded"
+        print(f"backstop: lost refund result applied {time.monotonic() - due_at:.1f}s after the bound")
+        with db.connect() as conn:
+            awaited = conn.execute(
+                sa.select(st.awaited_results).where(st.awaited_results.c.subscription_id == purchase["id"])
+            ).one()
+        assert (awaited.kind, awaited.outcome) == ("refund", "succeeded") and awaited.resolved_at is not None
+    report = wait_for_invariants(records, scope, timeout=60)
+    assert report.ok, report.table()
+
+
+def test_a_card_change_whose_result_redis_lost_reaches_the_subscription_within_the_bound(
+    chaos_stack, chaos_redis, chaos_plan, chaos_clock, transport_only, tokens, scope, records, db
+):
+    transport_only.stop()
+    chaos_stack.start("worker")
+    with new_buyer(chaos_stack, tokens, scope) as buyer:
+        purchase = buyer.buy(chaos_plan["id"]).json()
+        scope.add(purchase["id"])
+        chaos_stack.sandbox.confirm(purchase["payment"]["provider_payment_id"], SUCCESS_CARD)
+        wait_until(lambda: buyer.subscription(purchase["id"])["status"] == "active", message="activation")
+        old_method = status(db, purchase["id"]).payment_method_id
+
+        chaos_stack.processes["worker"].stop()
+        transport_only.start()  # relays publish; nobody applies payment results (card changes among them)
+        asked = buyer.subscriptions.post(
+            f"/api/v1/subscriptions/{purchase['id']}/payment-method",
+            headers={"Idempotency-Key": "lost-card-change"},
+            json={"return_url": "https://kinobill.example/account"},
+        )
+        assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.text
+        method = parse_qs(urlparse(asked.json()["confirmation_url"]).query)["methodId"][0]
+        chaos_stack.sandbox.confirm_payment_method(method, NEW_CARD)  # payment_method.active → Billing
+        wait_until(
+            lambda: card_change_published(db, purchase["id"]), message="Billing to activate and publish it"
+        )
+        lose_results(chaos_redis)
+        transport_only.stop()
+        chaos_stack.start("worker")
+        assert status(db, purchase["id"]).payment_method_id == old_method
+
+        chaos_clock.advance(BOUND + timedelta(seconds=1))
+        wait_until(
+            lambda: status(db, purchase["id"]).payment_method_id == method,
+            timeout=30,
+            message="the backstop to apply the lost card change",
+        )
+        with db.connect() as conn:
+            awaited = conn.execute(
+                sa.select(st.awaited_results).where(st.awaited_results.c.subscription_id == purchase["id"])
+            ).one()
+        assert (awaited.kind, awaited.outcome) == ("card_change", "card_changed")
+    report = wait_for_invariants(records, scope, timeout=60)
+    assert report.ok, report.table()
+
+
+def card_change_published(db: sa.Engine, subscription_id: str) -> bool:
+    o = bt.outbox
+    with db.connect() as conn:
+        return bool(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(o)
+                .where(
+                    o.c.stream == PAYMENT_RESULTS,
+                    o.c.payload["type"].astext == "payment_method.active",
+                    o.c.payload["subscription_id"].astext == subscription_id,
+                    o.c.published_at.is_not(None),
+                )
+            ).scalar_one()
+        )

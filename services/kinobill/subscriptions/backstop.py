@@ -31,8 +31,11 @@ from prometheus_client import Counter
 
 from kinobill.domain import schedule
 from kinobill.domain.statuses import SubscriptionStatus
+from kinobill.errors import ApplicationError, Unavailable
 from kinobill.subscriptions import tables as t
 from kinobill.subscriptions.billing_client import BillingClient
+from kinobill.subscriptions.cancellations import REFUND, Cancellations
+from kinobill.subscriptions.card_changes import CARD_CHANGE, CardChanges
 from kinobill.subscriptions.purchases import Purchases
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 
@@ -40,11 +43,12 @@ log = logging.getLogger(__name__)
 
 BACKSTOP_APPLIED = Counter(
     "kinobill_backstop_applied_total",
-    "Payment results the stream did not deliver, applied from Billing's record",
+    "Payment, refund and card-change results the stream did not deliver, applied from Billing's record",
     ["kind", "outcome"],
 )
 AFTER = timedelta(minutes=10)
 INTERVAL = timedelta(seconds=60)
+CARD_CHANGE_GIVE_UP = timedelta(days=1)
 
 
 def renewal_requested_at(row: Any, policy: schedule.RenewalPolicy) -> datetime | None:
@@ -131,3 +135,63 @@ class PaymentBackstop:
                         outcome,
                     )
         return applied
+
+
+class AwaitedResultsBackstop:
+    """The same backstop for requests whose result comes later: a refund Billing answered ``pending``, a
+    card change the user finishes on YooKassa's page. Each is recorded before Billing is asked
+    (``awaited_results``); one still unresolved ``after`` its last check is asked again with the same
+    key (Billing answers the same refund or card change as it is now) and a final answer is applied
+    through the service's own step, which resolves the record in the same transaction. A card change
+    still pending a day after it was asked is given up (Billing stops following it then; the user has
+    gone). Refunds are never given up: Billing's reconciler drives each one to a final state."""
+
+    def __init__(
+        self,
+        uow: Callable[[], SubscriptionsUnitOfWork],
+        cancellations: Cancellations,
+        card_changes: CardChanges,
+        now: Callable[[], datetime],
+        after: timedelta = AFTER,
+        batch: int = 500,
+    ) -> None:
+        self.uow, self.cancellations, self.card_changes, self.now = uow, cancellations, card_changes, now
+        self.after, self.batch = after, batch
+
+    def run_pass(self) -> int:
+        """Ask again about everything waiting too long. Returns how many reached their final result."""
+        now = self.now()
+        with self.uow() as uow:
+            waiting = uow.awaited.unresolved(now - self.after, self.batch)
+        settled = 0
+        for row in waiting:
+            try:
+                outcome = self._ask_again(row, now)
+            except Unavailable:
+                log.warning("backstop: billing did not answer about %s %s", row.kind, row.billing_key)
+                continue
+            except ApplicationError as exc:
+                log.error("backstop: billing refused %s %s: %s", row.kind, row.billing_key, exc)
+                outcome = "refused"  # resolved by the service as it raised
+            if outcome is None:
+                with self.uow() as uow:
+                    uow.awaited.checked(row.id, now)
+                    uow.commit()
+                continue
+            settled += 1
+            BACKSTOP_APPLIED.labels(row.kind, outcome).inc()
+            log.warning(
+                "backstop: %s %s settled from Billing's record: %s", row.kind, row.billing_key, outcome
+            )
+        return settled
+
+    def _ask_again(self, row: Any, now: datetime) -> str | None:
+        if row.kind == REFUND:
+            return self.cancellations.settle_awaited_refund(row.billing_key, dict(row.request))
+        outcome = self.card_changes.settle_awaited(row.billing_key, dict(row.request))
+        if outcome is None and row.created_at < now - CARD_CHANGE_GIVE_UP:
+            with self.uow() as uow:
+                uow.awaited.resolve(CARD_CHANGE, row.billing_key, "gave_up", now)
+                uow.commit()
+            return "gave_up"
+        return outcome

@@ -21,9 +21,10 @@ from kinobill.runtime import Runtime, get_runtime
 from kinobill.subscriptions import tables
 from kinobill.subscriptions.abandoned import AbandonedPurchases
 from kinobill.subscriptions.access import invalidate
-from kinobill.subscriptions.backstop import PaymentBackstop
+from kinobill.subscriptions.backstop import AwaitedResultsBackstop, PaymentBackstop
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.cancellations import Cancellations
+from kinobill.subscriptions.card_changes import CardChanges
 from kinobill.subscriptions.plans import PlanCatalogue
 from kinobill.subscriptions.purchases import Purchases
 from kinobill.subscriptions.renewals import RenewalScheduler, renewal_policy
@@ -82,6 +83,11 @@ def cancellations() -> Cancellations:
     return Cancellations(unit_of_work(runtime), billing_client(), runtime.clock.now)
 
 
+def card_changes() -> CardChanges:
+    runtime = get_runtime()
+    return CardChanges(unit_of_work(runtime), billing_client(), runtime.clock.now, renewal_policy())
+
+
 def idempotency_store() -> IdempotencyStore:
     runtime = get_runtime()
     return IdempotencyStore(
@@ -111,6 +117,17 @@ def abandoned_purchases() -> AbandonedPurchases:
     )
 
 
+def backstop_after() -> timedelta:
+    return timedelta(seconds=float(os.environ.get("KINOBILL_BACKSTOP_AFTER_SECONDS", "600")))
+
+
+def awaited_results_backstop() -> AwaitedResultsBackstop:
+    runtime = get_runtime()
+    return AwaitedResultsBackstop(
+        unit_of_work(runtime), cancellations(), card_changes(), runtime.clock.now, after=backstop_after()
+    )
+
+
 def payment_backstop() -> PaymentBackstop:
     runtime = get_runtime()
     return PaymentBackstop(
@@ -119,5 +136,5 @@ def payment_backstop() -> PaymentBackstop:
         purchases(),
         runtime.clock.now,
         renewal_policy(),
-        after=timedelta(seconds=float(os.environ.get("KINOBILL_BACKSTOP_AFTER_SECONDS", "600"))),
+        after=backstop_after(),
     )

@@ -23,7 +23,7 @@ from typing import Any
 
 from kinobill import keys
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
-from kinobill.errors import Conflict
+from kinobill.errors import Conflict, InvalidRequest, NotFound
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.messages import RefundSettled
 from kinobill.subscriptions import notifications as n
@@ -32,6 +32,9 @@ from kinobill.subscriptions.purchases import change_event, subscription_json
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 
 log = logging.getLogger(__name__)
+
+REFUND = "refund"  # the kind of an awaited result (tables.awaited_results)
+FINAL_REFUND_STATUSES = ("succeeded", "canceled")
 
 
 class Cancellations:
@@ -86,19 +89,40 @@ class Cancellations:
             sub = uow.subscriptions.get_owned(subscription_id, user_id)
             self._check_refundable(sub, now)
         assert sub.period_index is not None and sub.current_period_start and sub.current_period_end
-        refund = self.billing.create_refund(
-            keys.requested_refund(scope, sub.id, key),
-            {
-                "subscription_id": str(sub.id),
-                "user_id": str(sub.user_id),
-                "period_index": sub.period_index,
-                "period_start": sub.current_period_start.isoformat(),
-                "period_end": sub.current_period_end.isoformat(),
-                "requested_by": requested_by,
-            },
-        )
-        row = self._end_if_refunded(sub.id, refund["status"])
+        billing_key = keys.requested_refund(scope, sub.id, key)
+        body = {
+            "subscription_id": str(sub.id),
+            "user_id": str(sub.user_id),
+            "period_index": sub.period_index,
+            "period_start": sub.current_period_start.isoformat(),
+            "period_end": sub.current_period_end.isoformat(),
+            "requested_by": requested_by,
+        }
+        with self.uow() as uow:  # written first: if Redis loses the result, the backstop asks again
+            uow.awaited.expect(REFUND, billing_key, sub.id, body, now)
+            uow.commit()
+        refund, row = self._ask_for_refund(billing_key, body, sub.id)
         return {**refund, "subscription": subscription_json(row)}
+
+    def settle_awaited_refund(self, billing_key: str, body: dict[str, Any]) -> str | None:
+        """The backstop: ask Billing again for a refund whose result has not come (same key: the same
+        refund, answered as it is now) and apply the answer. The outcome, or None while it is pending."""
+        refund, row = self._ask_for_refund(billing_key, body, uuid.UUID(body["subscription_id"]))
+        if refund["status"] not in FINAL_REFUND_STATUSES:
+            return None
+        return "ended" if row.ended_reason == EndedReason.REFUNDED else str(refund["status"])
+
+    def _ask_for_refund(
+        self, billing_key: str, body: dict[str, Any], subscription_id: uuid.UUID
+    ) -> tuple[dict[str, Any], Any]:
+        try:
+            refund = self.billing.create_refund(billing_key, body)
+        except (Conflict, InvalidRequest, NotFound):  # Billing refused it: nothing will come
+            with self.uow() as uow:
+                uow.awaited.resolve(REFUND, billing_key, "refused", self.now())
+                uow.commit()
+            raise
+        return refund, self._end_if_refunded(subscription_id, refund["status"], billing_key)
 
     @staticmethod
     def _check_refundable(sub: Any, now: datetime) -> None:
@@ -118,17 +142,25 @@ class Cancellations:
         if sub.current_period_end is None or now >= sub.current_period_end:
             raise Conflict("refund_period_over", "the paid period is over; it can no longer be refunded")
 
-    def _end_if_refunded(self, subscription_id: uuid.UUID, refund_status: str) -> Any:
+    def _end_if_refunded(
+        self, subscription_id: uuid.UUID, refund_status: str, billing_key: str | None = None
+    ) -> Any:
+        """End the subscription if the refund succeeded (once); a final refund's awaited record is
+        resolved in the same transaction."""
         now = self.now()
         with self.uow() as uow:
             sub = uow.subscriptions.get_entity(subscription_id, for_update=True)
             assert sub is not None
+            if billing_key is not None and refund_status in FINAL_REFUND_STATUSES:
+                uow.awaited.resolve(REFUND, billing_key, refund_status, now)
+            row: Any
             if refund_status == "succeeded" and sub.refunded(now) == "ended":
                 row = uow.subscriptions.save(sub, now)
                 uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, "refunded", now))
-                uow.commit()
-                return row
-            return uow.subscriptions.get(subscription_id)
+            else:
+                row = uow.subscriptions.get(subscription_id)
+            uow.commit()
+            return row
 
     # --- refund results from Billing ----------------------------------------------------------
 

@@ -14,22 +14,11 @@ import uuid
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from kinobill.runtime import get_runtime
 from kinobill.subscriptions.api import PayRequest, _idempotent
-from kinobill.subscriptions.bootstrap import billing_client
-from kinobill.subscriptions.card_changes import CardChanges
-from kinobill.subscriptions.renewals import renewal_policy
-from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.subscriptions.bootstrap import card_changes
 from kinobill.web import CurrentUser, IdempotencyKey
 
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
-
-
-def card_changes() -> CardChanges:
-    runtime = get_runtime()
-    return CardChanges(
-        lambda: SubscriptionsUnitOfWork(runtime.engine), billing_client(), runtime.clock.now, renewal_policy()
-    )
 
 
 @user_router.post("/subscriptions/{subscription_id}/payment-method", status_code=201)

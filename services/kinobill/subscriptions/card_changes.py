@@ -22,7 +22,7 @@ from typing import Any
 from kinobill.domain import schedule
 from kinobill.domain.errors import InvalidTransition
 from kinobill.domain.statuses import SubscriptionStatus
-from kinobill.errors import Conflict
+from kinobill.errors import Conflict, InvalidRequest, NotFound
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
@@ -32,6 +32,7 @@ from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 log = logging.getLogger(__name__)
 
 CARD_CHANGED = "payment_method.active"  # the event type Billing puts on PAYMENT_RESULTS
+CARD_CHANGE = "card_change"  # the kind of an awaited result (tables.awaited_results)
 CARD_CHANGE_KEYS = uuid.UUID("0c3f6a52-8f4e-4d59-9b1a-5e7d2c9a4b60")  # namespace of derived Billing keys
 
 
@@ -65,19 +66,56 @@ class CardChanges:
                 f"the card of a subscription that is {sub.status} cannot be changed",
                 {"status": sub.status},
             )
-        change = self.billing.create_card_change(
-            billing_card_change_key(scope, sub.id, key),
-            {
-                "subscription_id": str(sub.id),
-                "user_id": str(sub.user_id),
-                "user_email": sub.user_email,
-                "return_url": return_url,
-            },
-        )
+        billing_key = billing_card_change_key(scope, sub.id, key)
+        body = {
+            "subscription_id": str(sub.id),
+            "user_id": str(sub.user_id),
+            "user_email": sub.user_email,
+            "return_url": return_url,
+        }
+        with self.uow() as uow:  # written first: if Redis loses the result, the backstop asks again
+            uow.awaited.expect(CARD_CHANGE, billing_key, sub.id, body, self.now())
+            uow.commit()
+        change = self._ask_for_card_change(billing_key, body)
         return {**change, "subscription": subscription_json(sub)}
 
-    def apply(self, event: dict[str, Any]) -> str:
-        """Billing's ``payment_method.active``: replace the subscription's saved method. Idempotent."""
+    def settle_awaited(self, billing_key: str, body: dict[str, Any]) -> str | None:
+        """The backstop: ask Billing again about a card change whose result has not come (same key: the
+        same change, as it is now) and apply it. The outcome, or None while the user has not finished."""
+        change = self._ask_for_card_change(billing_key, body)
+        if change["status"] == "pending":
+            return None
+        if change["status"] != "active":
+            return str(change["status"])
+        return self.apply(
+            {
+                "type": CARD_CHANGED,
+                "card_change_id": change["id"],
+                "subscription_id": change["subscription_id"],
+                "payment_method_id": change["payment_method_id"],
+                "card": change["card"],
+            },
+            billing_key,
+        )
+
+    def _ask_for_card_change(self, billing_key: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            change = self.billing.create_card_change(billing_key, body)
+        except (Conflict, InvalidRequest, NotFound):  # Billing refused it: nothing will come
+            self._resolve(billing_key, "refused")
+            raise
+        if change["status"] not in ("pending", "active"):
+            self._resolve(billing_key, str(change["status"]))
+        return change
+
+    def _resolve(self, billing_key: str, outcome: str) -> None:
+        with self.uow() as uow:
+            uow.awaited.resolve(CARD_CHANGE, billing_key, outcome, self.now())
+            uow.commit()
+
+    def apply(self, event: dict[str, Any], billing_key: str | None = None) -> str:
+        """Billing's ``payment_method.active``: replace the subscription's saved method. Idempotent.
+        From the backstop (`billing_key` given), its awaited record is resolved in the same transaction."""
         subscription_id = uuid.UUID(str(event["subscription_id"]))
         now = self.now()
         with self.uow() as uow:
@@ -90,8 +128,11 @@ class CardChanges:
             except InvalidTransition as exc:
                 # Ended meanwhile: the card is kept at YooKassa but there is nothing to renew.
                 log.warning("card change %s for subscription %s: %s", event["card_change_id"], sub.id, exc)
-                return "not_active"
-            if outcome == "duplicate":
+                outcome = "not_active"
+            if billing_key is not None:
+                uow.awaited.resolve(CARD_CHANGE, billing_key, outcome, now)
+            if outcome in ("duplicate", "not_active"):
+                uow.commit()
                 return outcome
             row = uow.subscriptions.save(sub, now)
             uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, outcome, now))

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from kinobill.domain.periods import BillingPeriod
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
@@ -223,9 +224,7 @@ class SubscriptionRepository:
 
     def add_period(self, values: dict[str, Any]) -> bool:
         """Record a paid period; False when that payment or period was already recorded."""
-        from sqlalchemy.dialects.postgresql import insert
-
-        result = self.conn.execute(insert(t.periods).values(**values).on_conflict_do_nothing())
+        result = self.conn.execute(pg_insert(t.periods).values(**values).on_conflict_do_nothing())
         return bool(result.rowcount)
 
     def due(self, now: datetime, limit: int) -> list[Subscription]:
@@ -269,6 +268,59 @@ class SubscriptionRepository:
         ).all()
 
 
+class AwaitedResultRepository:
+    """Requests to Billing whose result comes later on a stream (see tables.awaited_results)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def expect(
+        self,
+        kind: str,
+        billing_key: str,
+        subscription_id: uuid.UUID,
+        request: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """Record the request before Billing is asked; the same request again changes nothing."""
+        a = t.awaited_results
+        self.conn.execute(
+            pg_insert(a)
+            .values(
+                id=uuid.uuid4(),
+                kind=kind,
+                billing_key=billing_key,
+                subscription_id=subscription_id,
+                request=request,
+                created_at=now,
+                checked_at=now,
+            )
+            .on_conflict_do_nothing(constraint="uq_awaited_results_key")
+        )
+
+    def unresolved(self, checked_before: datetime, limit: int) -> Sequence[sa.Row]:
+        """Unresolved requests Billing was last asked about before `checked_before`, oldest first."""
+        a = t.awaited_results
+        return self.conn.execute(
+            sa.select(a)
+            .where(a.c.resolved_at.is_(None), a.c.checked_at < checked_before)
+            .order_by(a.c.checked_at)
+            .limit(limit)
+        ).all()
+
+    def checked(self, row_id: uuid.UUID, at: datetime) -> None:
+        a = t.awaited_results
+        self.conn.execute(a.update().where(a.c.id == row_id).values(checked_at=at))
+
+    def resolve(self, kind: str, billing_key: str, outcome: str, now: datetime) -> None:
+        a = t.awaited_results
+        self.conn.execute(
+            a.update()
+            .where(a.c.kind == kind, a.c.billing_key == billing_key, a.c.resolved_at.is_(None))
+            .values(resolved_at=now, outcome=outcome)
+        )
+
+
 class SubscriptionsUnitOfWork(UnitOfWork):
     """`after_commit` is called after each commit with the users whose subscription-change events it
     committed (the composition root drops their cached access answers there; see access.py)."""
@@ -277,6 +329,7 @@ class SubscriptionsUnitOfWork(UnitOfWork):
     emails_table = t.emails
     plans: PlanRepository
     subscriptions: SubscriptionRepository
+    awaited: AwaitedResultRepository
 
     def __init__(
         self, engine: sa.Engine, *, after_commit: Callable[[set[str]], None] = lambda user_ids: None
@@ -287,6 +340,7 @@ class SubscriptionsUnitOfWork(UnitOfWork):
     def _attach(self, conn: sa.Connection) -> None:
         self.plans = PlanRepository(conn)
         self.subscriptions = SubscriptionRepository(conn)
+        self.awaited = AwaitedResultRepository(conn)
         self._changed_users: set[str] = set()
 
     def add_event(self, stream: str, payload: dict[str, Any]) -> None:

@@ -109,6 +109,27 @@ periods = sa.Table(
     schema=SCHEMA,
 )
 
+# Requests to Billing whose result arrives later on a stream (a refund still pending, a card change the
+# user completes on YooKassa's page), written before Billing is asked: if Redis loses the result, the
+# backstop asks Billing again with the same key until the result is final (migration 0009).
+awaited_results = sa.Table(
+    "awaited_results",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),  # refund | card_change
+    sa.Column("billing_key", sa.Text, nullable=False),  # the Idempotency-Key Billing was asked with
+    sa.Column("subscription_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("request", pg.JSONB, nullable=False),  # the body Billing was asked with
+    timestamp("created_at", nullable=False, server_default=NOW),
+    timestamp("checked_at", nullable=False),
+    timestamp("resolved_at"),
+    sa.Column("outcome", sa.Text),  # what the final result did (ended, card_changed, canceled, gave_up, ...)
+    sa.CheckConstraint("kind IN ('refund', 'card_change')", name="kind"),
+    sa.UniqueConstraint("kind", "billing_key", name="uq_awaited_results_key"),
+    sa.Index("ix_awaited_results_due", "checked_at", postgresql_where=sa.text("resolved_at IS NULL")),
+    schema=SCHEMA,
+)
+
 outbox = outbox_table(SCHEMA)
 idempotency_keys = idempotency_keys_table(SCHEMA)
 emails = emails_table(SCHEMA)
