@@ -111,7 +111,7 @@ periods = sa.Table(
 
 # Requests to Billing whose result arrives later on a stream (a refund still pending, a card change the
 # user completes on YooKassa's page), written before Billing is asked: if Redis loses the result, the
-# backstop asks Billing again with the same key until the result is final (migration 0009).
+# backstop asks Billing again with the same key until the result is final (migration 0010).
 awaited_results = sa.Table(
     "awaited_results",
     metadata,
