@@ -36,8 +36,10 @@ from kinobill.billing.receipts import announce_registration, registration_values
 from kinobill.billing.reconciling import reconcile_due
 from kinobill.billing.repository import BillingUnitOfWork
 from kinobill.domain.errors import NothingToRefund
-from kinobill.domain.money import format_rub, parse_rub
+from kinobill.domain.money import format_rub
+from kinobill.domain.payment import Phase
 from kinobill.domain.receipts import RECEIPTS_OFF, ReceiptImpossible, ReceiptPolicy, receipt_for
+from kinobill.domain.refund import Refund
 from kinobill.domain.refunds import refund_amount
 from kinobill.domain.statuses import PaymentStatus, RefundStatus
 from kinobill.errors import Conflict, InvalidRequest, NotFound
@@ -65,6 +67,16 @@ class RefundRequest:
     requested_by: str  # user | operator | system
     full: bool = False  # system only: a late payment goes back in full, whatever the rule says
     payment_id: uuid.UUID | None = None  # with `full`: the payment to return
+
+
+def refund_of(row: Any, payment: Any = None) -> Refund:
+    """The domain's view of a refund row (with its payment's YooKassa id, for `advance`)."""
+    return Refund(
+        status=row.status,
+        amount=row.amount,
+        provider_refund_id=row.provider_refund_id,
+        provider_payment_id=payment.provider_payment_id if payment is not None else None,
+    )
 
 
 def refund_json(row: Any, public_url: str) -> dict[str, Any]:
@@ -107,9 +119,10 @@ class RefundService:
 
     def create(self, request: RefundRequest) -> dict[str, Any]:
         row = self._insert_or_get(request)
-        if row.status == RefundStatus.PENDING and row.provider_refund_id is None:
+        phase = refund_of(row).phase
+        if phase == Phase.RECORDED:
             row = self.submit(row)
-        elif row.status != RefundStatus.PENDING:
+        elif phase == Phase.SETTLED:
             self._republish(row)
         return self.json(row)
 
@@ -265,41 +278,36 @@ class RefundService:
             # Lock order everywhere: the payment, then its refunds.
             payment = uow.payments.get(uow.refunds.payment_of(refund_id), for_update=True)
             row = uow.refunds.get(refund_id, for_update=True)
-            if row.status != RefundStatus.PENDING:
-                return row  # final states never change
+            step = refund_of(row, payment).advance(provider, rejected=rejected is not None)
+            if step.action == "ignore":
+                if step.why != "final":  # final states never change: duplicates and late news are no-ops
+                    log.error(
+                        "provider refund %s not applied to refund %s: %s",
+                        (provider or {}).get("id"),
+                        row.id,
+                        step.why,
+                    )
+                return row
             values: dict[str, Any] = {"updated_at": now}
-            reason: str | None
             if rejected is not None:
-                status, reason = RefundStatus.CANCELED, "rejected_by_provider"
                 values["last_error"] = rejected[:500]
             else:
                 assert provider is not None
-                if row.provider_refund_id and provider.get("id") != row.provider_refund_id:
-                    log.error("provider refund %s does not belong to refund %s", provider.get("id"), row.id)
-                    return row
-                if (
-                    provider.get("payment_id") != payment.provider_payment_id
-                    or parse_rub(str(provider["amount"]["value"])) != row.amount
-                ):
-                    log.error("provider refund %s does not match refund %s", provider.get("id"), row.id)
-                    return row
-                status = RefundStatus(str(provider["status"]))
-                reason = (provider.get("cancellation_details") or {}).get("reason")
                 values.update(provider_refund_id=provider["id"], provider_object=provider)
                 receipt = registration_values(row, provider, now)
                 values.update(receipt)
                 announce_registration(uow.conn, "refund", row, receipt, provider)
-            if status == RefundStatus.PENDING:
+            if step.action == "record":
                 values["next_check_at"] = now + FIRST_CHECK
                 pending = uow.refunds.update(row.id, values)
                 uow.commit()
                 return pending
-            values.update(status=status, next_check_at=None)
-            if status == RefundStatus.SUCCEEDED:
+            values.update(status=step.status, next_check_at=None)
+            if step.status == RefundStatus.SUCCEEDED:
                 values["succeeded_at"] = now
                 payment = uow.payments.add_refunded(payment.id, row.amount, now)
             else:
-                values["cancellation_reason"] = reason or "canceled"
+                values["cancellation_reason"] = step.reason
             settled = uow.refunds.update(row.id, values)
             self._announce(uow, settled, payment)
             uow.commit()
@@ -356,7 +364,7 @@ class RefundService:
                     row = None
         if row is None:
             return "unknown"
-        if row.status != RefundStatus.PENDING:
+        if refund_of(row).phase == Phase.SETTLED:
             return "duplicate"
         settled = self._settle(row.id, provider)
         return "applied" if settled.status != RefundStatus.PENDING else "still_pending"
@@ -400,9 +408,10 @@ class RefundService:
         with self.uow() as uow:
             row = uow.refunds.get(refund_id)
         assert row is not None, f"no refund {refund_id}"
-        if row.status != RefundStatus.PENDING:
+        phase = refund_of(row).phase
+        if phase == Phase.SETTLED:
             return False
-        if row.provider_refund_id is None:
+        if phase == Phase.RECORDED:
             result = self.submit(row)  # outcome unknown (or a crash): same key, same body
         else:
             try:

@@ -38,11 +38,12 @@ def phase_of(status: str, provider_payment_id: str | None) -> Phase:
 
 @dataclass(frozen=True)
 class Step:
-    """What to do with a payment: ``ignore`` it (final already, or the view is not about it),
-    ``record`` the provider's view and wait, or ``settle`` it in `status`. `why` says why it is ignored."""
+    """What to do with a payment (or a refund: domain/refund.py): ``ignore`` it (final already, or the
+    view is not about it), ``record`` the provider's view and wait, or ``settle`` it in `status`. `why`
+    says why it is ignored."""
 
     action: str  # ignore | record | settle
-    status: PaymentStatus = PaymentStatus.PENDING
+    status: str = PaymentStatus.PENDING  # a PaymentStatus, or a RefundStatus for a refund
     reason: str | None = None
     party: str | None = None
     why: str = ""
