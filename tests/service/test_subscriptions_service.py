@@ -4,7 +4,7 @@ Postgres, with Billing's client and the clock faked at their ports."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from kinobill.subscriptions.cancellations import Cancellations
 from kinobill.subscriptions.plans import PlanCatalogue
 from kinobill.subscriptions.purchases import Purchases
 from kinobill.subscriptions.renewals import RenewalScheduler
+from kinobill.subscriptions.results import Purchase
 
 
 @pytest.fixture()
@@ -30,7 +31,7 @@ def purchases(uow: Any, billing: Any, now: Any, policy: Any) -> Purchases:
     )
 
 
-def buy(purchases: Purchases, plan: dict, user_id: uuid.UUID | None = None, key: str = "k1") -> dict:
+def buy(purchases: Purchases, plan: dict, user_id: uuid.UUID | None = None, key: str = "k1") -> Purchase:
     user_id = user_id or uuid.uuid4()
     return purchases.buy(
         user_id=user_id,
@@ -43,13 +44,13 @@ def buy(purchases: Purchases, plan: dict, user_id: uuid.UUID | None = None, key:
 
 
 def result(
-    purchase: dict, *, succeeded: bool = True, period_index: int = 0, attempt: int = 0, **kw: Any
+    purchase: Purchase, *, succeeded: bool = True, period_index: int = 0, attempt: int = 0, **kw: Any
 ) -> PaymentSettled:
     return PaymentSettled(
         type="payment.succeeded" if succeeded else "payment.canceled",
         payment_id=kw.get("payment_id", uuid.uuid4()),
-        subscription_id=purchase["id"],
-        user_id=purchase["user_id"],
+        subscription_id=str(purchase.subscription.id),
+        user_id=str(purchase.subscription.user_id),
         period_index=period_index,
         kind="initial" if period_index == 0 else "renewal",
         attempt=attempt,
@@ -80,12 +81,15 @@ def test_a_purchase_asks_billing_for_one_payment_in_kopecks_under_the_initial_ke
     user = uuid.uuid4()
     first = buy(purchases, plan, user, key="same")
     again = buy(purchases, plan, user, key="same")
-    assert again["id"] == first["id"] and first["status"] == "awaiting_payment"
-    assert again["payment"]["id"] == first["payment"]["id"]
-    assert [k for k, _ in billing.payment_calls] == [keys.initial_charge(first["id"])] * 2
+    assert (
+        str(again.subscription.id) == str(first.subscription.id)
+        and first.subscription.status == "awaiting_payment"
+    )
+    assert again.payment["id"] == first.payment["id"]
+    assert [k for k, _ in billing.payment_calls] == [keys.initial_charge(str(first.subscription.id))] * 2
     body = billing.payment_calls[0][1]
     assert body["amount"] == 29_900 and body["kind"] == "initial" and body["period_index"] == 0
-    assert body["return_url"] == f"https://kb.test/return/{first['id']}"
+    assert body["return_url"] == f"https://kb.test/return/{first.subscription.id}"
 
 
 def test_a_second_open_purchase_of_the_same_plan_is_a_conflict(purchases, plan):
@@ -94,7 +98,10 @@ def test_a_second_open_purchase_of_the_same_plan_is_a_conflict(purchases, plan):
     with pytest.raises(Conflict) as refused:
         buy(purchases, plan, user, key="two")
     assert refused.value.code == "subscription_exists"
-    assert refused.value.details == {"subscription_id": first["id"], "status": "awaiting_payment"}
+    assert refused.value.details == {
+        "subscription_id": str(first.subscription.id),
+        "status": "awaiting_payment",
+    }
 
 
 def test_a_plan_off_sale_cannot_be_bought_but_a_purchase_begun_on_sale_resumes(purchases, plan, uow, now):
@@ -102,7 +109,7 @@ def test_a_plan_off_sale_cannot_be_bought_but_a_purchase_begun_on_sale_resumes(p
     begun = buy(purchases, plan, user, key="begun")
     PlanCatalogue(uow, now).end_sale(uuid.UUID(plan["id"]))
     now.advance(timedelta(seconds=1))
-    assert buy(purchases, plan, user, key="begun")["id"] == begun["id"]
+    assert buy(purchases, plan, user, key="begun").subscription.id == begun.subscription.id
     with pytest.raises(PlanNotOnSale):
         buy(purchases, plan, key="new buyer")
 
@@ -112,13 +119,14 @@ def test_a_settled_first_payment_activates_once_tells_auth_and_the_user(purchase
     paid = result(purchase, paid_at=now())
     assert purchases.apply_payment_result(paid) == "activated"
     assert purchases.apply_payment_result(paid) == "duplicate"
-    sub = purchases.get(uuid.UUID(purchase["user_id"]), uuid.UUID(purchase["id"]))
-    assert sub["status"] == "active" and sub["current_period_start"] == now().isoformat()
+    sub = purchases.get(purchase.subscription.user_id, purchase.subscription.id)
+    assert sub.status == "active" and sub.current_period_start == now()
     changes = [
-        SubscriptionChanged.from_json(p) for p in outbox(service_engine, SUBSCRIPTION_CHANGES, purchase["id"])
+        SubscriptionChanged.from_json(p)
+        for p in outbox(service_engine, SUBSCRIPTION_CHANGES, str(purchase.subscription.id))
     ]
     assert [c.event for c in changes] == ["activated"]
-    assert emails(service_engine, f"{purchase['user_id'].replace('-', '')[:8]}@example.com") == [
+    assert emails(service_engine, f"{purchase.subscription.user_id.hex[:8]}@example.com") == [
         "subscription_activated"
     ]
 
@@ -134,8 +142,8 @@ def test_a_declined_first_payment_ends_the_purchase_and_a_late_success_goes_back
         (
             keys.late_payment_refund(late.payment_id),
             {
-                "subscription_id": purchase["id"],
-                "user_id": purchase["user_id"],
+                "subscription_id": str(purchase.subscription.id),
+                "user_id": str(purchase.subscription.user_id),
                 "period_index": 0,
                 "requested_by": "system",
                 "full": True,
@@ -150,21 +158,22 @@ def test_a_due_renewal_is_commanded_once_per_attempt_and_a_decline_follows_the_d
 ):
     purchase = buy(purchases, plan)
     purchases.apply_payment_result(result(purchase, paid_at=now()))
-    sub = purchases.get(uuid.UUID(purchase["user_id"]), uuid.UUID(purchase["id"]))
+    sub = purchases.get(purchase.subscription.user_id, purchase.subscription.id)
     scheduler = RenewalScheduler(uow, now, policy)
-    now.moment = datetime.fromisoformat(sub["current_period_end"]) - policy.renewal_lead
+    now.moment = sub.current_period_end - policy.renewal_lead
     scheduler.run_pass()
     scheduler.run_pass()  # nothing new: the attempt is requested, its payment pending
     commands = [
-        RenewalChargeRequested.from_json(p) for p in outbox(service_engine, CHARGE_COMMANDS, purchase["id"])
+        RenewalChargeRequested.from_json(p)
+        for p in outbox(service_engine, CHARGE_COMMANDS, str(purchase.subscription.id))
     ]
     assert [(c.charge_key, c.amount, c.period_index, c.attempt) for c in commands] == [
-        (keys.renewal_charge(purchase["id"], 1, 0), 29_900, 1, 0)
+        (keys.renewal_charge(str(purchase.subscription.id), 1, 0), 29_900, 1, 0)
     ]
     assert commands[0].payment_method_id == "pm-saved"
     declined = result(purchase, succeeded=False, period_index=1, attempt=0)
     assert purchases.apply_payment_result(declined) == "retry_scheduled"
-    assert purchases.get(uuid.UUID(purchase["user_id"]), uuid.UUID(purchase["id"]))["status"] == "active"
+    assert purchases.get(purchase.subscription.user_id, purchase.subscription.id).status == "active"
 
 
 def test_cancelling_keeps_access_until_the_period_end_and_twice_changes_nothing(
@@ -173,9 +182,9 @@ def test_cancelling_keeps_access_until_the_period_end_and_twice_changes_nothing(
     purchase = buy(purchases, plan)
     purchases.apply_payment_result(result(purchase, paid_at=now()))
     cancellations = Cancellations(uow, billing, now)
-    user, sid = uuid.UUID(purchase["user_id"]), uuid.UUID(purchase["id"])
+    user, sid = purchase.subscription.user_id, purchase.subscription.id
     first = cancellations.cancel(sid, user)
-    assert first["status"] == "active" and first["auto_renew"] is False
+    assert first.status == "active" and first.auto_renew is False
     assert cancellations.cancel(sid, user) == first
     with pytest.raises(NotFound):
         cancellations.cancel(sid, uuid.uuid4())  # not the caller's
@@ -185,13 +194,13 @@ def test_a_refund_that_succeeds_at_once_ends_the_subscription(purchases, plan, u
     purchase = buy(purchases, plan)
     purchases.apply_payment_result(result(purchase, paid_at=now()))
     cancellations = Cancellations(uow, billing, now)
-    user, sid = uuid.UUID(purchase["user_id"]), uuid.UUID(purchase["id"])
+    user, sid = purchase.subscription.user_id, purchase.subscription.id
     now.advance(timedelta(days=2))
     cancellations.refund(sid, user_id=user, scope=f"user:{user}", key="r1", requested_by="user")
     ((key, body),) = billing.refund_calls
     assert key == keys.requested_refund(f"user:{user}", sid, "r1")  # one Billing refund per request
     assert body["period_index"] == 0 and body["requested_by"] == "user"
-    assert purchases.get(user, sid)["ended_reason"] == "refunded"
+    assert purchases.get(user, sid).ended_reason == "refunded"
     with pytest.raises(Conflict) as again:
         cancellations.refund(sid, user_id=user, scope=f"user:{user}", key="r2", requested_by="user")
     assert again.value.code == "already_refunded"

@@ -79,7 +79,7 @@ def test_a_purchase_whose_payment_billing_refuses_for_good_ends_at_once(stack, d
         buy()
     assert (status_of(first.value), first.value.code) == (422, "payment_not_possible")
     ended = purchases.get(user_id, uuid.UUID(first.value.details["subscription_id"]))
-    assert (ended["status"], ended["ended_reason"]) == ("ended", "payment_failed")
+    assert (ended.status, ended.ended_reason) == ("ended", "payment_failed")
     with pytest.raises(InvalidRequest) as again:  # not 409 subscription_exists: the plan can be bought again
         buy()
     assert again.value.code == "payment_not_possible" and billing.asked == 2

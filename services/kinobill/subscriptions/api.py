@@ -26,7 +26,7 @@ from kinobill.security import UserPrincipal
 from kinobill.subscriptions.bootstrap import billing_client, catalogue, idempotency_store, purchases
 from kinobill.subscriptions.confirmed_results import PaymentResultNotConfirmed, confirmed_result
 from kinobill.subscriptions.plans import PlanInput
-from kinobill.subscriptions.purchases import subscription_json
+from kinobill.subscriptions.rendering import purchase_json, subscription_json
 from kinobill.web import ApiError, CurrentUser, IdempotencyKey, StrictModel, idempotent_response
 
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -172,15 +172,17 @@ def buy_subscription(body: SubscriptionCreate, user: CurrentUser, key: Idempoten
         body.model_dump(mode="json"),
         lambda: (
             201,
-            purchases().buy(
-                user_id=user.user_id,
-                email=user.email,
-                locale=user.locale,
-                zoneinfo=user.zoneinfo,
-                plan_id=body.plan_id,
-                period=BillingPeriod(body.period),
-                return_url=body.return_url,
-                key=key,
+            purchase_json(
+                purchases().buy(
+                    user_id=user.user_id,
+                    email=user.email,
+                    locale=user.locale,
+                    zoneinfo=user.zoneinfo,
+                    plan_id=body.plan_id,
+                    period=BillingPeriod(body.period),
+                    return_url=body.return_url,
+                    key=key,
+                )
             ),
         ),
     )
@@ -199,7 +201,7 @@ def list_my_subscriptions(user: CurrentUser, cursor: str | None = None, limit: L
 
 @user_router.get("/subscriptions/{subscription_id}")
 def get_my_subscription(subscription_id: uuid.UUID, user: CurrentUser) -> dict:
-    return purchases().get(user.user_id, subscription_id)
+    return subscription_json(purchases().get(user.user_id, subscription_id))
 
 
 @user_router.post("/subscriptions/{subscription_id}/pay")
@@ -215,7 +217,9 @@ def pay_for_subscription(
         {"return_url": return_url},
         lambda: (
             200,
-            purchases().pay(user_id=user.user_id, subscription_id=subscription_id, return_url=return_url),
+            purchase_json(
+                purchases().pay(user_id=user.user_id, subscription_id=subscription_id, return_url=return_url)
+            ),
         ),
     )
 

@@ -28,8 +28,9 @@ from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.messages import RefundSettled
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
-from kinobill.subscriptions.purchases import change_event, subscription_json
+from kinobill.subscriptions.purchases import change_event
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.subscriptions.results import RefundStarted, SubscriptionView
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,14 @@ class Cancellations:
 
     # --- cancel -------------------------------------------------------------------------------
 
-    def cancel(self, subscription_id: uuid.UUID, user_id: uuid.UUID | None) -> dict[str, Any]:
+    def cancel(self, subscription_id: uuid.UUID, user_id: uuid.UUID | None) -> SubscriptionView:
         """Auto-renew off; access stays until the period end. Cancelling twice changes nothing."""
         now = self.now()
         with self.uow() as uow:
             sub = uow.subscriptions.get_owned(subscription_id, user_id, for_update=True)
             outcome = sub.cancel(now)
             if not sub.changed:
-                row = uow.subscriptions.get(subscription_id)
-                return subscription_json(row)
+                return SubscriptionView.of(sub)
             row = uow.subscriptions.save(sub, now)
             uow.add_event(SUBSCRIPTION_CHANGES, change_event(row, outcome, now))
             plan = uow.plans.get(row.plan_id)
@@ -70,7 +70,7 @@ class Cancellations:
                 ),
             )
             uow.commit()
-            return subscription_json(row)
+            return SubscriptionView.of(row)
 
     # --- refund -------------------------------------------------------------------------------
 
@@ -82,7 +82,7 @@ class Cancellations:
         scope: str,
         key: str,
         requested_by: str,
-    ) -> dict[str, Any]:
+    ) -> RefundStarted:
         """Ask Billing to refund the latest paid period; end the subscription if it succeeded at once."""
         now = self.now()
         with self.uow() as uow:
@@ -102,7 +102,7 @@ class Cancellations:
             uow.awaited.expect(REFUND, billing_key, sub.id, body, now)
             uow.commit()
         refund, row = self._ask_for_refund(billing_key, body, sub.id)
-        return {**refund, "subscription": subscription_json(row)}
+        return RefundStarted(refund, SubscriptionView.of(row))
 
     def settle_awaited_refund(self, billing_key: str, body: dict[str, Any]) -> str | None:
         """The backstop: ask Billing again for a refund whose result has not come (same key: the same

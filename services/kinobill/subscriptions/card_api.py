@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from kinobill.subscriptions.api import PayRequest, _idempotent
 from kinobill.subscriptions.bootstrap import card_changes
+from kinobill.subscriptions.rendering import card_change_json
 from kinobill.web import CurrentUser, IdempotencyKey
 
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
@@ -34,12 +35,14 @@ def change_my_card(
         {"return_url": return_url},
         lambda: (
             201,
-            card_changes().request(
-                subscription_id,
-                user_id=user.user_id,
-                scope=f"user:{user.user_id}",
-                key=key,
-                return_url=return_url,
+            card_change_json(
+                card_changes().request(
+                    subscription_id,
+                    user_id=user.user_id,
+                    scope=f"user:{user.user_id}",
+                    key=key,
+                    return_url=return_url,
+                )
             ),
         ),
     )

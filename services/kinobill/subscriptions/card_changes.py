@@ -26,8 +26,9 @@ from kinobill.errors import Conflict, InvalidRequest, NotFound
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
-from kinobill.subscriptions.purchases import change_event, subscription_json
+from kinobill.subscriptions.purchases import change_event
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.subscriptions.results import CardChangeStarted, SubscriptionView
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class CardChanges:
 
     def request(
         self, subscription_id: uuid.UUID, *, user_id: uuid.UUID, scope: str, key: str, return_url: str | None
-    ) -> dict[str, Any]:
+    ) -> CardChangeStarted:
         with self.uow() as uow:
             sub = uow.subscriptions.get_owned(subscription_id, user_id)
         if sub.status != SubscriptionStatus.ACTIVE:
@@ -77,7 +78,7 @@ class CardChanges:
             uow.awaited.expect(CARD_CHANGE, billing_key, sub.id, body, self.now())
             uow.commit()
         change = self._ask_for_card_change(billing_key, body)
-        return {**change, "subscription": subscription_json(sub)}
+        return CardChangeStarted(change, SubscriptionView.of(sub))
 
     def settle_awaited(self, billing_key: str, body: dict[str, Any]) -> str | None:
         """The backstop: ask Billing again about a card change whose result has not come (same key: the

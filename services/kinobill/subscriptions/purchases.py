@@ -32,27 +32,9 @@ from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.billing_client import BillingClient
 from kinobill.subscriptions.notices import queue_renewal_notice
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.subscriptions.results import Purchase, SubscriptionView
 
 log = logging.getLogger(__name__)
-
-
-def subscription_json(row: Any, plan_code: str | None = None) -> dict[str, Any]:
-    body = {
-        "id": str(row.id),
-        "user_id": str(row.user_id),
-        "plan_id": str(row.plan_id),
-        "period": row.period,
-        "status": row.status,
-        "ended_reason": row.ended_reason,
-        "auto_renew": row.auto_renew,
-        "current_period_start": row.current_period_start.isoformat() if row.current_period_start else None,
-        "current_period_end": row.current_period_end.isoformat() if row.current_period_end else None,
-        "created_at": row.created_at.isoformat(),
-    }
-    code = plan_code or getattr(row, "plan_code", None)
-    if code:
-        body["plan_code"] = code
-    return body
 
 
 def change_event(row: Any, event: str, at: datetime) -> dict[str, Any]:
@@ -103,7 +85,7 @@ class Purchases:
         key: str,
         locale: str | None = None,
         zoneinfo: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Purchase:
         now = self.now()
         with self.uow() as uow:
             plan = uow.plans.get(plan_id)
@@ -147,7 +129,7 @@ class Purchases:
             plan_name = plan.name
         self.crash_point("subscriptions.before_payment_request")
         payment = self._initial_payment(sub, plan_name, return_url)
-        return {**subscription_json(sub), "payment": payment}
+        return Purchase(SubscriptionView.of(sub), payment)
 
     def _unpayable(self, sub: Any, exc: ApplicationError) -> InvalidRequest:
         """Billing refused to create the payment for good (a refusal, not `Unavailable`: retrying cannot
@@ -194,9 +176,7 @@ class Purchases:
             },
         )
 
-    def pay(
-        self, *, user_id: uuid.UUID, subscription_id: uuid.UUID, return_url: str | None
-    ) -> dict[str, Any]:
+    def pay(self, *, user_id: uuid.UUID, subscription_id: uuid.UUID, return_url: str | None) -> Purchase:
         """The payment link again for a subscription awaiting payment (the same payment: never two)."""
         with self.uow() as uow:
             sub = uow.subscriptions.get_owned(subscription_id, user_id)
@@ -207,18 +187,21 @@ class Purchases:
                     {"status": sub.status, "ended_reason": sub.ended_reason},
                 )
             plan_name = uow.plans.get(sub.plan_id).name  # type: ignore[union-attr]
-        return {**subscription_json(sub), "payment": self._initial_payment(sub, plan_name, return_url)}
+        return Purchase(SubscriptionView.of(sub), self._initial_payment(sub, plan_name, return_url))
 
     # --- read ---------------------------------------------------------------------------------
 
-    def get(self, user_id: uuid.UUID, subscription_id: uuid.UUID) -> dict[str, Any]:
+    def get(self, user_id: uuid.UUID, subscription_id: uuid.UUID) -> SubscriptionView:
         with self.uow() as uow:
-            sub = uow.subscriptions.get_owned(subscription_id, user_id)
-            return subscription_json(sub)
+            return SubscriptionView.of(uow.subscriptions.get_owned(subscription_id, user_id))
 
-    def list(self, user_id: uuid.UUID, *, before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Any]:
+    def list(
+        self, user_id: uuid.UUID, *, before: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[SubscriptionView]:
+        """The user's subscriptions, newest first (with their plan's code)."""
         with self.uow() as uow:
-            return list(uow.subscriptions.list_for_user(user_id, before=before, limit=limit))
+            rows = uow.subscriptions.list_for_user(user_id, before=before, limit=limit)
+            return [SubscriptionView.of(row) for row in rows]
 
     # --- payment results ----------------------------------------------------------------------
 

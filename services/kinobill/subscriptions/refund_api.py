@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from kinobill.callers import AdminCaller
 from kinobill.idempotency import request_fingerprint
 from kinobill.subscriptions.bootstrap import cancellations, idempotency_store
+from kinobill.subscriptions.rendering import refund_json, subscription_json
 from kinobill.web import CurrentUser, IdempotencyKey, idempotent_response
 
 user_router = APIRouter(prefix="/api/v1", tags=["user"])
@@ -48,8 +49,10 @@ def refund_my_subscription(
         f"/api/v1/subscriptions/{subscription_id}/refund",
         lambda: (
             202,
-            cancellations().refund(
-                subscription_id, user_id=user.user_id, scope=scope, key=key, requested_by="user"
+            refund_json(
+                cancellations().refund(
+                    subscription_id, user_id=user.user_id, scope=scope, key=key, requested_by="user"
+                )
             ),
         ),
     )
@@ -58,7 +61,7 @@ def refund_my_subscription(
 @user_router.post("/subscriptions/{subscription_id}/cancel")
 def cancel_my_subscription(subscription_id: uuid.UUID, user: CurrentUser) -> dict:
     """Auto-renew off: access stays until the period ends."""
-    return cancellations().cancel(subscription_id, user.user_id)
+    return subscription_json(cancellations().cancel(subscription_id, user.user_id))
 
 
 @internal_router.post("/subscriptions/{subscription_id}/refund", status_code=202)
@@ -72,8 +75,10 @@ def refund_subscription(
         f"/internal/v1/subscriptions/{subscription_id}/refund",
         lambda: (
             202,
-            cancellations().refund(
-                subscription_id, user_id=None, scope=scope, key=key, requested_by="operator"
+            refund_json(
+                cancellations().refund(
+                    subscription_id, user_id=None, scope=scope, key=key, requested_by="operator"
+                )
             ),
         ),
     )
@@ -81,4 +86,4 @@ def refund_subscription(
 
 @internal_router.post("/subscriptions/{subscription_id}/cancel")
 def cancel_subscription(subscription_id: uuid.UUID, _: AdminCaller) -> dict:
-    return cancellations().cancel(subscription_id, None)
+    return subscription_json(cancellations().cancel(subscription_id, None))
