@@ -1,5 +1,6 @@
 """A buyer and a shop for the end-to-end tests: plans on sale, purchases paid in the YooKassa sandbox,
-and the mail that reached the capture inbox. Shared by every suite that needs a real subscription."""
+refunds and what YooKassa made of them, and the mail that reached the capture inbox. Shared by every
+suite that needs a real subscription."""
 
 from __future__ import annotations
 
@@ -45,6 +46,13 @@ class Buyer:
             message="the payment result to be applied",
         )
 
+    def refund(self, subscription_id: str, key: str | None = None) -> httpx.Response:
+        """Ask for the latest paid period's money back (202 with the refund, or the refusal)."""
+        return self.subscriptions.post(
+            f"/api/v1/subscriptions/{subscription_id}/refund",
+            headers={"Idempotency-Key": key or uuid.uuid4().hex},
+        )
+
     def subscribe(self, stack: Any, plan: dict, period: str = "month") -> dict:
         """Buy and pay with a good card: the active subscription, with the payment that bought it."""
         response = self.buy(plan["id"], period=period)
@@ -73,3 +81,20 @@ def create_plan(stack: Any, tokens: Any, **overrides: Any) -> dict:
 
 def mail_to(stack: Any, address: str) -> list[dict]:
     return httpx.get(f"{stack.mailbox_url}/api/messages", params={"to": address}).json()["items"]
+
+
+def provider_refunds(stack: Any, refund_id: str | None = None) -> list[dict]:
+    """Refunds really created at YooKassa (not replays), optionally for one of ours (its Idempotence-Key)."""
+    filters: dict[str, Any] = {"operation": "refunds.create", "replayed": False, "http_status": 200}
+    if refund_id:
+        filters["idempotence_key"] = refund_id
+    return list(stack.sandbox.journal(**filters))
+
+
+def provider_refund(stack: Any, provider_refund_id: str) -> dict:
+    """A refund as YooKassa's API answers it."""
+    response = stack.sandbox.client.get(
+        f"/v3/refunds/{provider_refund_id}", auth=(stack.sandbox.shop_id, stack.sandbox.secret_key)
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())

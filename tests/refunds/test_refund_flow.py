@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import redis
@@ -17,8 +17,7 @@ from kinobill.domain.money import format_rub, parse_rub
 from kinobill.domain.refunds import refund_amount
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.i18n.formatting import money
-from refunds.helpers import at, pay, provider_refund, provider_refunds, refund
-from shop import mail_to
+from shop import mail_to, provider_refund, provider_refunds
 from support import wait_until
 
 
@@ -42,11 +41,11 @@ def change_events(redis_url: str, subscription_id: str) -> list[str]:
 
 
 def test_prorated_refund_on_day_20_reaches_yookassa_by_the_rule(stack, tokens, plan, buyer, clock, redis_url):
-    sub = pay(stack, buyer, plan)
+    sub = buyer.subscribe(stack, plan)
     assert sub["id"] in active_plans(stack, tokens, buyer.user_id)
     clock.advance(timedelta(days=20))
 
-    response = refund(buyer, sub["id"])
+    response = buyer.refund(sub["id"])
     assert response.status_code == 202, response.text
     body = response.json()
     assert body["status"] == "succeeded"
@@ -56,9 +55,9 @@ def test_prorated_refund_on_day_20_reaches_yookassa_by_the_rule(stack, tokens, p
     expected = refund_amount(
         paid=29900,
         already_refunded=0,
-        period_start=at(sub["current_period_start"]),
-        period_end=at(sub["current_period_end"]),
-        now=at(body["created_at"]),
+        period_start=datetime.fromisoformat(sub["current_period_start"]),
+        period_end=datetime.fromisoformat(sub["current_period_end"]),
+        now=datetime.fromisoformat(body["created_at"]),
     )
     assert parse_rub(body["amount"]) == expected
     assert 9000 < expected < 11000  # about a third of 299.00 is left after 20 of ~30 days
@@ -97,17 +96,17 @@ def test_prorated_refund_on_day_20_reaches_yookassa_by_the_rule(stack, tokens, p
 
 
 def test_within_the_first_week_the_refund_is_full(stack, plan, buyer, clock):
-    sub = pay(stack, buyer, plan)
+    sub = buyer.subscribe(stack, plan)
     clock.advance(timedelta(days=6, hours=23))
-    response = refund(buyer, sub["id"])
+    response = buyer.refund(sub["id"])
     assert response.status_code == 202, response.text
     assert response.json()["amount"] == "299.00"
     assert buyer.subscription(sub["id"])["ended_reason"] == "refunded"
 
 
 def test_someone_elses_refund_status_is_not_found(stack, tokens, plan, buyer):
-    sub = pay(stack, buyer, plan)
-    body = refund(buyer, sub["id"]).json()
+    sub = buyer.subscribe(stack, plan)
+    body = buyer.refund(sub["id"]).json()
     stranger = tokens.user_headers(uuid.uuid4(), "x@example.com")
     assert httpx.get(f"{stack.billing_url}/api/v1/refunds/{body['id']}", headers=stranger).status_code == 404
     mine = buyer.billing.get("/api/v1/refunds").json()["items"]
@@ -115,7 +114,7 @@ def test_someone_elses_refund_status_is_not_found(stack, tokens, plan, buyer):
 
 
 def test_operator_refund_through_the_internal_api_replays_the_same_refund(stack, tokens, plan, buyer):
-    sub = pay(stack, buyer, plan)
+    sub = buyer.subscribe(stack, plan)
     url = f"{stack.subscriptions_url}/internal/v1/subscriptions/{sub['id']}/refund"
     headers = {**tokens.service_headers("admin"), "Idempotency-Key": f"admin-refund-{uuid.uuid4()}"}
     first = httpx.post(url, headers=headers)
@@ -127,7 +126,7 @@ def test_operator_refund_through_the_internal_api_replays_the_same_refund(stack,
 
 
 def test_cancel_turns_auto_renew_off_and_twice_is_harmless(stack, tokens, plan, buyer):
-    sub = pay(stack, buyer, plan)
+    sub = buyer.subscribe(stack, plan)
     first = buyer.subscriptions.post(f"/api/v1/subscriptions/{sub['id']}/cancel")
     second = buyer.subscriptions.post(f"/api/v1/subscriptions/{sub['id']}/cancel")
     assert first.status_code == second.status_code == 200, first.text

@@ -12,8 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from kinobill.domain.money import parse_rub
-from refunds.helpers import pay, provider_refunds, refund
-from shop import SUCCESS_CARD, mail_to
+from shop import SUCCESS_CARD, mail_to, provider_refunds
 from support import wait_until
 
 
@@ -37,17 +36,15 @@ def refunded_amount(db: sa.Engine, payment_id: str) -> int:
 
 
 def test_the_same_request_20_times_at_once_makes_one_refund(stack, plan, buyer, db, clock):
-    sub = pay(stack, buyer, plan)
+    sub = buyer.subscribe(stack, plan)
     clock.advance(timedelta(days=10))
     key = uuid.uuid4().hex
     with ThreadPoolExecutor(20) as pool:
-        answers = list(pool.map(lambda _: refund(buyer, sub["id"], key), range(20)))
+        answers = list(pool.map(lambda _: buyer.refund(sub["id"], key), range(20)))
     assert {a.status_code for a in answers} <= {202, 409}, [a.text for a in answers]
     conflicts = [a.json()["error"]["code"] for a in answers if a.status_code == 409]
     assert set(conflicts) <= {"request_in_progress"}
-    final = wait_until(
-        lambda: (r := refund(buyer, sub["id"], key)).status_code == 202 and r, message="replay"
-    )
+    final = wait_until(lambda: (r := buyer.refund(sub["id"], key)).status_code == 202 and r, message="replay")
     ids = {a.json()["id"] for a in answers if a.status_code == 202} | {final.json()["id"]}
     assert len(ids) == 1
     rows = refunds_of(db, sub["id"])
@@ -58,10 +55,10 @@ def test_the_same_request_20_times_at_once_makes_one_refund(stack, plan, buyer, 
 
 @pytest.mark.parametrize("days", [0, 15], ids=["full", "prorated"])
 def test_different_keys_racing_never_refund_more_than_was_paid(stack, plan, buyer, db, clock, days):
-    sub = pay(stack, buyer, plan)
+    sub = buyer.subscribe(stack, plan)
     clock.advance(timedelta(days=days))
     with ThreadPoolExecutor(10) as pool:
-        answers = list(pool.map(lambda _: refund(buyer, sub["id"]), range(10)))
+        answers = list(pool.map(lambda _: buyer.refund(sub["id"]), range(10)))
     accepted = [a for a in answers if a.status_code == 202]
     assert len(accepted) == 1, [a.text for a in answers]
     refused = {a.json()["error"]["code"] for a in answers if a.status_code != 202}
@@ -76,14 +73,14 @@ def test_different_keys_racing_never_refund_more_than_was_paid(stack, plan, buye
 
 
 def test_a_pending_refund_counts_as_refunded_and_the_webhook_completes_it(stack, plan, buyer, db, redis_url):
-    sub = pay(stack, buyer, plan)
+    sub = buyer.subscribe(stack, plan)
     stack.sandbox.set_refund_behaviour("pending", payment_id=sub["payment"]["provider_payment_id"])
-    first = refund(buyer, sub["id"])
+    first = buyer.refund(sub["id"])
     assert first.status_code == 202, first.text
     assert first.json()["status"] == "pending"
     # The subscription ends when the money is certainly going back: not yet.
     assert buyer.subscription(sub["id"])["status"] == "active"
-    second = refund(buyer, sub["id"])  # another key while the first is pending: nothing is left
+    second = buyer.refund(sub["id"])  # another key while the first is pending: nothing is left
     assert second.status_code == 409 and second.json()["error"]["code"] == "nothing_to_refund"
 
     provider_id = buyer.billing.get(f"/api/v1/refunds/{first.json()['id']}").json()["provider_refund_id"]
@@ -106,12 +103,12 @@ def test_a_pending_refund_counts_as_refunded_and_the_webhook_completes_it(stack,
 
 
 def test_a_canceled_refund_leaves_the_subscription_as_it_was(stack, plan, buyer, db, clock):
-    sub = pay(stack, buyer, plan)
+    sub = buyer.subscribe(stack, plan)
     provider_payment = sub["payment"]["provider_payment_id"]
     before = buyer.subscription(sub["id"])
 
     stack.sandbox.set_refund_behaviour("general_decline", payment_id=provider_payment)
-    declined = refund(buyer, sub["id"])
+    declined = buyer.refund(sub["id"])
     assert declined.status_code == 202, declined.text
     assert declined.json()["status"] == "canceled"
     assert buyer.subscription(sub["id"]) == before
@@ -122,7 +119,7 @@ def test_a_canceled_refund_leaves_the_subscription_as_it_was(stack, plan, buyer,
 
     # Pending at first, canceled later (no webhook for that): the reconciler finds it.
     stack.sandbox.set_refund_behaviour("pending", payment_id=provider_payment)
-    pending = refund(buyer, sub["id"])
+    pending = buyer.refund(sub["id"])
     assert pending.status_code == 202 and pending.json()["status"] == "pending", pending.text
     provider_id = buyer.billing.get(f"/api/v1/refunds/{pending.json()['id']}").json()["provider_refund_id"]
     stack.sandbox.complete_refund(provider_id, "rejected_by_payee")
@@ -136,7 +133,7 @@ def test_a_canceled_refund_leaves_the_subscription_as_it_was(stack, plan, buyer,
 
     # Canceled refunds do not count: asking again works.
     stack.sandbox.set_refund_behaviour("succeeded", payment_id=provider_payment)
-    again = refund(buyer, sub["id"])
+    again = buyer.refund(sub["id"])
     assert again.status_code == 202 and again.json()["status"] == "succeeded", again.text
     assert again.json()["amount"] == "299.00"
     assert buyer.subscription(sub["id"])["ended_reason"] == "refunded"
@@ -144,7 +141,7 @@ def test_a_canceled_refund_leaves_the_subscription_as_it_was(stack, plan, buyer,
 
 
 def test_refusals_are_clear_4xx_and_never_reach_yookassa(stack, tokens, plan, buyer, clock):
-    paid = pay(stack, buyer, plan)
+    paid = buyer.subscribe(stack, plan)
     calls = len(stack.sandbox.journal(operation="refunds.create"))
 
     def refused(response: httpx.Response, status: int, code: str) -> None:
@@ -161,7 +158,7 @@ def test_refusals_are_clear_4xx_and_never_reach_yookassa(stack, tokens, plan, bu
         404,
         "subscription_not_found",
     )
-    refused(refund(buyer, str(uuid.uuid4())), 404, "subscription_not_found")
+    refused(buyer.refund(str(uuid.uuid4())), 404, "subscription_not_found")
 
     # nothing paid: awaiting payment (and Billing itself: the payment has not succeeded)
     other_plan = httpx.post(
@@ -175,7 +172,7 @@ def test_refusals_are_clear_4xx_and_never_reach_yookassa(stack, tokens, plan, bu
         },
     ).json()
     awaiting = buyer.buy(other_plan["id"]).json()
-    refused(refund(buyer, awaiting["id"]), 409, "nothing_paid")
+    refused(buyer.refund(awaiting["id"]), 409, "nothing_paid")
     direct = httpx.post(
         f"{stack.billing_url}/internal/v1/refunds",
         headers={**tokens.service_headers("subscriptions"), "Idempotency-Key": uuid.uuid4().hex},
@@ -203,9 +200,9 @@ def test_refusals_are_clear_4xx_and_never_reach_yookassa(stack, tokens, plan, bu
     refused(direct_other_user, 404, "payment_not_found")
 
     # already refunded in full
-    assert refund(buyer, paid["id"]).status_code == 202
+    assert buyer.refund(paid["id"]).status_code == 202
     calls += 1
-    refused(refund(buyer, paid["id"]), 409, "already_refunded")
+    refused(buyer.refund(paid["id"]), 409, "already_refunded")
 
     # period already over
     stack.sandbox.confirm(awaiting["payment"]["provider_payment_id"], SUCCESS_CARD)
@@ -213,7 +210,7 @@ def test_refusals_are_clear_4xx_and_never_reach_yookassa(stack, tokens, plan, bu
     # auto-renew off first, so that no renewal starts a new paid period while the clock jumps
     assert buyer.subscriptions.post(f"/api/v1/subscriptions/{awaiting['id']}/cancel").status_code == 200
     clock.advance(timedelta(days=32))
-    late = refund(buyer, awaiting["id"])
+    late = buyer.refund(awaiting["id"])
     assert late.status_code == 409, late.text
     # still active with its period over, or already ended by the scheduler at the period end
     assert late.json()["error"]["code"] in ("refund_period_over", "subscription_ended")
@@ -222,12 +219,12 @@ def test_refusals_are_clear_4xx_and_never_reach_yookassa(stack, tokens, plan, bu
 
 
 def test_a_crash_between_the_provider_call_and_the_commit_makes_one_refund(stack, plan, buyer, db, clock):
-    sub = pay(stack, buyer, plan)
+    sub = buyer.subscribe(stack, plan)
     clock.advance(timedelta(days=12))
     key = uuid.uuid4().hex
     billing = stack.start("billing", {"KINOBILL_CRASH_POINTS": "billing.after_provider_refund"})
     try:
-        crashed = refund(buyer, sub["id"], key)
+        crashed = buyer.refund(sub["id"], key)
         assert crashed.status_code == 503, crashed.text  # Billing died after YooKassa refunded
         assert billing.wait_exit(10) == 97
         rows = refunds_of(db, sub["id"])
@@ -236,7 +233,7 @@ def test_a_crash_between_the_provider_call_and_the_commit_makes_one_refund(stack
     finally:
         stack.start("billing")
     retried = wait_until(
-        lambda: (r := refund(buyer, sub["id"], key)).status_code == 202 and r, message="the retry"
+        lambda: (r := buyer.refund(sub["id"], key)).status_code == 202 and r, message="the retry"
     )
     assert retried.json()["id"] == str(rows[0].id)
     assert retried.json()["status"] == "succeeded"

@@ -11,7 +11,6 @@ import httpx
 import sqlalchemy as sa
 
 from kinobill.billing import tables as bt
-from refunds.helpers import refund
 from renewals.conftest import tick
 from support import wait_until
 
@@ -70,7 +69,7 @@ def test_first_payment_renewal_and_refund_carry_receipts_followed_to_registratio
     assert renewal.status == "succeeded" and renewal.receipt == _expected_receipt(email, renewal)
     assert _registered(renewals.db, bt.payments, renewal.id).receipt_registration == "succeeded"
 
-    response = refund(renewals.buyer, sid)
+    response = renewals.buyer.refund(sid)
     assert response.status_code in (200, 201, 202), response.text
     refund_id = uuid.UUID(response.json()["id"])
     with renewals.db.connect() as conn:

@@ -30,12 +30,15 @@ class FakeBilling:
     with `refund_status`."""
 
     refund_status: str = "succeeded"
+    refusal: Exception | None = None  # raised by every create_payment: a definite refusal (a 4xx)
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     payment_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     refund_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def create_payment(self, idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
         self.payment_calls.append((idempotency_key, body))
+        if self.refusal is not None:
+            raise self.refusal
         if idempotency_key not in self.payments:
             self.payments[idempotency_key] = {
                 "id": str(uuid.uuid4()),

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from kinobill import keys
 from kinobill.domain.errors import PlanNotOnSale
 from kinobill.domain.periods import BillingPeriod
-from kinobill.errors import Conflict, NotFound
+from kinobill.errors import Conflict, InvalidRequest, NotFound
 from kinobill.events import CHARGE_COMMANDS, SUBSCRIPTION_CHANGES
 from kinobill.messages import PaymentSettled, RenewalChargeRequested, SubscriptionChanged
 from kinobill.subscriptions import tables as t
@@ -22,6 +22,7 @@ from kinobill.subscriptions.plans import PlanCatalogue
 from kinobill.subscriptions.purchases import Purchases
 from kinobill.subscriptions.renewals import RenewalScheduler
 from kinobill.subscriptions.results import Purchase
+from kinobill.web import status_of
 
 
 @pytest.fixture()
@@ -90,6 +91,19 @@ def test_a_purchase_asks_billing_for_one_payment_in_kopecks_under_the_initial_ke
     body = billing.payment_calls[0][1]
     assert body["amount"] == 29_900 and body["kind"] == "initial" and body["period_index"] == 0
     assert body["return_url"] == f"https://kb.test/return/{first.subscription.id}"
+
+
+def test_a_purchase_whose_payment_billing_refuses_for_good_ends_at_once(purchases, plan, billing):
+    billing.refusal = InvalidRequest("invalid_request", "description: at most 128 characters")
+    user = uuid.uuid4()
+    with pytest.raises(InvalidRequest) as first:
+        buy(purchases, plan, user, key="first")
+    assert (status_of(first.value), first.value.code) == (422, "payment_not_possible")
+    ended = purchases.get(user, uuid.UUID(first.value.details["subscription_id"]))
+    assert (ended.status, ended.ended_reason) == ("ended", "payment_failed")
+    with pytest.raises(InvalidRequest) as again:  # not 409 subscription_exists: the plan can be bought again
+        buy(purchases, plan, user, key="again")
+    assert again.value.code == "payment_not_possible" and len(billing.payment_calls) == 2
 
 
 def test_a_second_open_purchase_of_the_same_plan_is_a_conflict(purchases, plan):
