@@ -67,14 +67,14 @@ def card_change_service() -> CardChangeService:
 
 def receipt_follower() -> ReceiptFollower:
     runtime = get_runtime()
-    return ReceiptFollower(runtime.engine, gateway(), runtime.clock.now)
+    return ReceiptFollower(unit_of_work, gateway(), runtime.clock.now)
 
 
 def notification_handler() -> NotificationHandler:
     """YooKassa's webhooks: `payment.*` re-read and settled by the payments, `refund.*` by the refunds,
     `payment_method.active` by the card changes."""
     return NotificationHandler(
-        get_runtime().engine,
+        unit_of_work,
         payment_service(),
         refunds=refund_service().handle_notification,
         payment_methods=card_change_service().handle_notification,

@@ -411,7 +411,7 @@ class PaymentService:
             )
             receipt = registration_values(row, provider, now)
             values.update(receipt)
-            announce_registration(uow.conn, "payment", row, receipt, provider)
+            announce_registration(uow.receipts, "payment", row, receipt, provider)
         if new_status == PaymentStatus.PENDING:
             values["next_check_at"] = now + FIRST_CHECK
             return uow.payments.update(payment_id, values, attempted=attempted), False

@@ -296,7 +296,7 @@ class RefundService:
                 values.update(provider_refund_id=provider["id"], provider_object=provider)
                 receipt = registration_values(row, provider, now)
                 values.update(receipt)
-                announce_registration(uow.conn, "refund", row, receipt, provider)
+                announce_registration(uow.receipts, "refund", row, receipt, provider)
             if step.action == "record":
                 values["next_check_at"] = now + FIRST_CHECK
                 pending = uow.refunds.update(row.id, values)

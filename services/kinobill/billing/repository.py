@@ -329,6 +329,60 @@ class CardChangeRepository:
         return list(self.conn.execute(statement).scalars().all())
 
 
+class ReceiptRepository:
+    """The 54-FZ receipt columns of payments and refunds (`kind`: "payment" or "refund"), and the
+    operator tasks a receipt YooKassa could not register opens."""
+
+    TABLES = {
+        "payment": (t.payments, t.payments.c.provider_payment_id),
+        "refund": (t.refunds, t.refunds.c.provider_refund_id),
+    }
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def due(self, kind: str, now: datetime, limit: int) -> list[tuple[uuid.UUID, str]]:
+        """(row id, YooKassa id) of the rows whose pending receipt is due for a look, oldest first."""
+        table, provider_id = self.TABLES[kind]
+        query = (
+            sa.select(table.c.id, provider_id)
+            .where(
+                table.c.receipt_registration == "pending",
+                table.c.receipt_check_at <= now,
+                provider_id.is_not(None),
+            )
+            .order_by(table.c.receipt_check_at)
+            .limit(limit)
+        )
+        return [(row_id, object_id) for row_id, object_id in self.conn.execute(query)]
+
+    def lock(self, kind: str, row_id: uuid.UUID) -> Any:
+        table, _ = self.TABLES[kind]
+        return self.conn.execute(sa.select(table).where(table.c.id == row_id).with_for_update()).one()
+
+    def update(self, kind: str, row_id: uuid.UUID, values: dict[str, Any]) -> None:
+        table, _ = self.TABLES[kind]
+        self.conn.execute(table.update().where(table.c.id == row_id).values(**values))
+
+    def open_task(self, task: str, kind: str, object_id: str, detail: str) -> int | None:
+        """Open the operator task `task` for one payment or refund; None when it is open already."""
+        return self.conn.execute(
+            insert(t.operator_tasks)
+            .values(kind=task, object_type=kind, object_id=object_id, detail=detail)
+            .on_conflict_do_nothing(index_elements=["kind", "object_id"])
+            .returning(t.operator_tasks.c.id)
+        ).scalar()
+
+
+class ProviderNotificationRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add(self, values: dict[str, Any]) -> None:
+        """Keep a notification YooKassa sent and what came of it (the admin lists them)."""
+        self.conn.execute(t.provider_notifications.insert().values(**values))
+
+
 class BillingUnitOfWork(UnitOfWork):
     """One transaction of Billing: its payments, refunds and card changes, with the events and e-mails
     they cause (written in the same transaction: `add_event`, `queue_email`)."""
@@ -338,8 +392,12 @@ class BillingUnitOfWork(UnitOfWork):
     payments: PaymentRepository
     refunds: RefundRepository
     card_changes: CardChangeRepository
+    receipts: ReceiptRepository
+    provider_notifications: ProviderNotificationRepository
 
     def _attach(self, conn: sa.Connection) -> None:
         self.payments = PaymentRepository(conn)
         self.refunds = RefundRepository(conn)
         self.card_changes = CardChangeRepository(conn)
+        self.receipts = ReceiptRepository(conn)
+        self.provider_notifications = ProviderNotificationRepository(conn)

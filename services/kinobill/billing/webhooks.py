@@ -12,12 +12,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import Counter
 
-from kinobill.billing import tables as t
 from kinobill.billing.payments import PaymentService
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected
+from kinobill.billing.repository import BillingUnitOfWork
 from kinobill.domain.statuses import PaymentStatus
 
 log = logging.getLogger(__name__)
@@ -76,12 +75,12 @@ class SourceFilter:
 class NotificationHandler:
     def __init__(
         self,
-        engine: sa.Engine,
+        uow: Callable[[], BillingUnitOfWork],
         payments: PaymentService,
         refunds: Callable[[str], str] | None = None,
         payment_methods: Callable[[str], str] | None = None,
     ) -> None:
-        self.engine, self.payments, self.refunds = engine, payments, refunds
+        self.uow, self.payments, self.refunds = uow, payments, refunds
         self.payment_methods = payment_methods
 
     def handle(self, body: Any, remote_addr: str) -> tuple[int, str]:
@@ -127,14 +126,15 @@ class NotificationHandler:
         self, body: Any, remote_addr: str, event: str, object_id: str | None, status: int, outcome: str
     ) -> tuple[int, str]:
         WEBHOOKS.labels(event if event in KNOWN_EVENTS else ("none" if not event else "other"), outcome).inc()
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.provider_notifications.insert().values(
-                    event=event or "?",
-                    object_id=object_id,
-                    remote_addr=remote_addr,
-                    body=body if isinstance(body, dict) else {"raw": str(body)[:2000]},
-                    outcome=outcome,
-                )
+        with self.uow() as uow:
+            uow.provider_notifications.add(
+                {
+                    "event": event or "?",
+                    "object_id": object_id,
+                    "remote_addr": remote_addr,
+                    "body": body if isinstance(body, dict) else {"raw": str(body)[:2000]},
+                    "outcome": outcome,
+                }
             )
+            uow.commit()
         return status, outcome
