@@ -4,6 +4,7 @@ YooKassa gateway and the clock faked at their ports."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -142,6 +143,38 @@ def test_a_saved_card_is_charged_only_for_the_user_who_saved_it(payments, gatewa
                 user_id=other,
             )
         )
+
+
+def test_a_batch_of_charges_refuses_a_card_saved_by_another_user_and_charges_the_rest(
+    payments, gateway, service_engine
+):
+    """The renewal consumer's batch path (`create_many`) keeps the rule of `create`."""
+    first = first_payment()
+    created = payments.create(first)
+    method = payments.apply_provider_object(
+        uuid.UUID(created["id"]), gateway.complete(created["provider_payment_id"])
+    ).saved_payment_method_id
+
+    def renewal(user_id: uuid.UUID, subscription_id: uuid.UUID) -> NewPayment:
+        return first_payment(
+            subscription_id=subscription_id,
+            user_id=user_id,
+            period_index=1,
+            kind=PaymentKind.RENEWAL,
+            charge_key=keys.renewal_charge(subscription_id, 1, 0),
+            payment_method_id=method,
+            return_url=None,
+        )
+
+    forged = renewal(uuid.uuid4(), uuid.uuid4())
+    owners = renewal(first.user_id, first.subscription_id)
+    calls_before = len(gateway.create_calls)
+    refused, charged = payments.create_many([forged, owners], ThreadPoolExecutor(max_workers=1))
+    assert isinstance(refused, Forbidden) and refused.code == "payment_method_not_owned"
+    assert isinstance(charged, dict) and charged["status"] == "succeeded"
+    assert len(gateway.create_calls) == calls_before + 1
+    with service_engine.connect() as conn:
+        assert conn.execute(sa.select(t.payments).where(t.payments.c.user_id == forged.user_id)).all() == []
 
 
 def test_a_refund_follows_the_rule_and_never_exceeds_what_was_paid(

@@ -15,6 +15,10 @@ Throughput: the consumer hands over each read of up to 50 commands as a batch (`
 rows go in with one INSERT, the YooKassa calls (I/O) overlap on a small thread pool (role setting
 ``KINOBILL_CHARGE_CONCURRENCY``), and the answers settle in one transaction. Any failure of the batch
 falls back to one command at a time, so a malformed command is still isolated and dead-lettered.
+
+A command is held to the rules of the HTTP path (``PaymentService``): a card saved by another user is
+refused (``payment_method_not_owned``), nothing is written or charged, and the command is acknowledged and
+counted as ``refused``: a forged entry, which asking again would not change.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from prometheus_client import Counter
 
 from kinobill.billing.payments import NewPayment, PaymentService
 from kinobill.domain.statuses import PaymentKind
-from kinobill.errors import ApplicationError, ChargeKeyReused, ProviderUnavailable
+from kinobill.errors import ApplicationError, ChargeKeyReused, Forbidden, ProviderUnavailable
 from kinobill.i18n.locales import supported_locale, valid_zone
 from kinobill.messages import RenewalChargeRequested
 
@@ -67,7 +71,7 @@ class ChargeCommands:
         request = renewal_payment(command)
         try:
             payment = self.payments.create(request)
-        except (ProviderUnavailable, ChargeKeyReused) as exc:
+        except (ProviderUnavailable, ChargeKeyReused, Forbidden) as exc:
             return self._refused(request, exc)
         CHARGE_COMMANDS_HANDLED.labels(payment["status"]).inc()
         return str(payment["status"])
@@ -92,6 +96,13 @@ class ChargeCommands:
             # same Idempotence-Key: acknowledging here loses nothing.
             CHARGE_COMMANDS_HANDLED.labels("outcome_unknown").inc()
             return "outcome_unknown"
+        if isinstance(exc, Forbidden):
+            # Not a command Subscriptions would send (the card was saved by another user): a forged or
+            # corrupt entry. Nothing was written or charged; it is counted and acknowledged, as asking
+            # again would be refused again.
+            log.warning("charge command %s refused: %s (%s)", request.charge_key, exc.code, exc.message)
+            CHARGE_COMMANDS_HANDLED.labels("refused").inc()
+            return "refused"
         if isinstance(exc, ChargeKeyReused):
             # The same attempt was requested again with another amount (the plan's price changed
             # meanwhile): the first request stands, one attempt is one payment.

@@ -100,6 +100,15 @@ class PaymentService:
         self.uow, self.gateway, self.now, self.crash_point = uow, gateway, now, crash_point
         self.receipts = receipts
 
+    def _admitted(self, uow: BillingUnitOfWork, request: NewPayment) -> dict[str, Any] | None:
+        """What a payment must pass before its row is written, asked over HTTP or on the charge stream,
+        alone or in a batch: a saved method is charged only for the user it was saved for (Forbidden
+        `payment_method_not_owned`), and its receipt must be possible. Returns the receipt."""
+        method = request.payment_method_id
+        if method and not uow.payments.method_saved_for(method, request.user_id):
+            raise Forbidden("payment_method_not_owned", "this payment method was not saved by this user")
+        return self._receipt(request)
+
     def _receipt(self, request: NewPayment) -> dict[str, Any] | None:
         """The 54-FZ receipt this payment carries (kept on the row: every repeat sends the same body)."""
         try:
@@ -149,11 +158,7 @@ class PaymentService:
     def _insert_or_get(self, request: NewPayment) -> Any:
         now = self.now()
         with self.uow() as uow:
-            if request.payment_method_id and not uow.payments.method_saved_for(
-                request.payment_method_id, request.user_id
-            ):
-                raise Forbidden("payment_method_not_owned", "this payment method was not saved by this user")
-            receipt = self._receipt(request)
+            receipt = self._admitted(uow, request)
             row = uow.payments.add_or_get(
                 dict(
                     id=uuid.uuid4(),
@@ -263,13 +268,14 @@ class PaymentService:
         for request in requests:
             first.setdefault(request.charge_key, request)
         ordered = sorted(first.values(), key=lambda r: r.charge_key)  # one lock order for every batch
-        refused: dict[str, ApplicationError] = {}  # no receipt possible: refused as `create` would
+        refused: dict[str, ApplicationError] = {}  # refused as `create` would refuse them
         receipts_of: dict[str, dict[str, Any] | None] = {}
-        for r in ordered:
-            try:
-                receipts_of[r.charge_key] = self._receipt(r)
-            except ApplicationError as exc:
-                refused[r.charge_key] = exc
+        with self.uow() as uow:
+            for r in ordered:
+                try:
+                    receipts_of[r.charge_key] = self._admitted(uow, r)
+                except ApplicationError as exc:
+                    refused[r.charge_key] = exc
         ordered = [r for r in ordered if r.charge_key not in refused]
         values = [
             {
