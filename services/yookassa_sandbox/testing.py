@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -29,8 +30,34 @@ import httpx
 from .config import DEFAULT_SECRET_KEY, DEFAULT_SHOP_ID
 from .tls import generate_self_signed
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
 
 def free_port() -> int:
+    """A loopback port free now, below the kernel's ephemeral range when there is room: a port the kernel
+    handed out by `bind(0)` is in that range, and a process that binds it seconds later may find it
+    taken by the source port of someone's outgoing connection meanwhile."""
+    low, _ = _ephemeral_range()
+    if low > 11000:
+        for _ in range(50):
+            port = random.randrange(10000, low)
+            if port in _handed_out:  # given to a caller that may not have bound it yet
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
