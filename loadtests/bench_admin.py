@@ -11,12 +11,13 @@ this process with the admin's real settings; a `support` staff user opens, throu
   actions; a payment with its refunds; a refund; a plan; a notification; an e-mail of each service; an
   audit entry).
 
-Each request is what the admin does in production: templates are not instrumented (Django's test setup
-would copy every template context), and the database connection is closed after each one as
-``CONN_MAX_AGE = 0`` does, so the next one connects. Each page is opened once to warm up, then ``--repeat``
-times; the table shows p50 and p95 in ms, this process's CPU time (Django and the database driver, which
-a busy machine does not stretch), the time its SQL took and the rows the page reported. The load average
-before and after is printed. A page past the last one must answer 400 (checked, not timed).
+Each request is what the admin does in production: templates are not instrumented (Django's test setup would
+copy every template context), and the database connection is closed after each one as Django does at the end
+of a request (back to the connection pool; with no pool, the next request connects). Each page is opened
+once to warm up, then ``--repeat`` times; the table shows p50 and p95 in ms, this process's CPU time (Django
+and the database driver, which a busy machine does not stretch), the time its SQL took and the rows the page
+reported. The load average before and after is printed. A page past the last one must answer 400 (checked,
+not timed).
 
 Run it at normal priority: under ``nice`` on a machine with other work the admin and the Postgres it
 starts get a fraction of a core, and the figures measure the other work.
@@ -208,8 +209,8 @@ def main() -> None:
         from django.test import Client
         from django.test.utils import CaptureQueriesContext
 
-        # production closes the connection at the end of each request (CONN_MAX_AGE = 0); the test client
-        # keeps it, so the benchmark closes it itself
+        # production closes the connection at the end of each request (CONN_MAX_AGE = 0: back to the pool,
+        # or closed without one); the test client keeps it, so the benchmark closes it itself
         close_after_request = settings.DATABASES["default"]["CONN_MAX_AGE"] == 0
         call_command("migrate", interactive=False, verbosity=0)
         from django.contrib.auth.models import Group, User

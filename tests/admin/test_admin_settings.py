@@ -140,3 +140,25 @@ def test_repeated_failed_logins_lock_the_account_and_the_address(django_ready):
     # ...until the lockout is lifted (an operator runs `kinobill admin axes_reset_username NAME`)
     ok = Client(REMOTE_ADDR="10.66.0.1").post("/login/", {"username": name, "password": password})
     assert ok.status_code == 302
+
+
+def test_requests_reuse_pooled_connections_and_a_dead_one_is_replaced(django_ready, db_engine):
+    """Each request gives its connection back to the process's pool (no new server process per page);
+    one the server dropped, as in a failover, is found dead when taken and replaced."""
+    import sqlalchemy as sa
+    from django.db import connection
+
+    def one_request() -> int:  # what a request does: take a connection, query, give it back
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        connection.close()
+        return pid
+
+    connection.close()
+    seen = [one_request() for _ in range(12)]
+    assert len(set(seen)) < len(seen)  # connections were reused, not opened per request
+    with db_engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM unnest(:pids) AS pid"), {"pids": seen})
+    after = [one_request() for _ in range(12)]
+    assert not set(after) & set(seen)
