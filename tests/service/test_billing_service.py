@@ -16,6 +16,7 @@ from kinobill.billing import tables as t
 from kinobill.billing.payments import NewPayment, PaymentService
 from kinobill.billing.refunds import RefundRequest, RefundService
 from kinobill.billing.repository import BillingUnitOfWork
+from kinobill.billing.results import PaymentView
 from kinobill.domain.errors import NothingToRefund
 from kinobill.domain.statuses import PaymentKind
 from kinobill.errors import ChargeKeyReused, Forbidden, ProviderUnavailable
@@ -63,9 +64,11 @@ def test_one_intent_is_one_payment_and_one_provider_call(payments, gateway):
     request = first_payment()
     created = payments.create(request)
     again = payments.create(request)
-    assert again["id"] == created["id"] and created["status"] == "pending"
-    assert created["confirmation_url"].startswith("https://yookassa.test/")
-    assert gateway.create_calls == [created["id"]]  # the row id is YooKassa's Idempotence-Key
+    assert again.id == created.id and created.status == "pending"
+    assert created.confirmation_url is not None and created.confirmation_url.startswith(
+        "https://yookassa.test/"
+    )
+    assert gateway.create_calls == [str(created.id)]  # the row id is YooKassa's Idempotence-Key
 
 
 def test_the_same_charge_key_for_another_amount_is_refused(payments):
@@ -90,9 +93,9 @@ def test_an_unknown_outcome_keeps_the_row_and_the_reconciler_repeats_the_same_ke
 def test_settling_records_once_and_announces_the_result_in_kopecks(payments, gateway, service_engine, now):
     request = first_payment()
     created = payments.create(request)
-    paid = gateway.complete(created["provider_payment_id"])
-    settled = payments.apply_provider_object(uuid.UUID(created["id"]), paid)
-    payments.apply_provider_object(uuid.UUID(created["id"]), paid)  # a duplicated notification
+    paid = gateway.complete(created.provider_payment_id)
+    settled = payments.apply_provider_object(created.id, paid)
+    payments.apply_provider_object(created.id, paid)  # a duplicated notification
     assert settled.status == "succeeded" and settled.saved_payment_method_id == paid["payment_method"]["id"]
     (event,) = [
         PaymentSettled.from_json(p) for p in results(service_engine, PAYMENT_RESULTS, request.subscription_id)
@@ -104,9 +107,7 @@ def test_settling_records_once_and_announces_the_result_in_kopecks(payments, gat
 def test_a_saved_card_charge_settles_in_the_create_call(payments, gateway, service_engine):
     first = first_payment()
     created = payments.create(first)
-    saved = payments.apply_provider_object(
-        uuid.UUID(created["id"]), gateway.complete(created["provider_payment_id"])
-    )
+    saved = payments.apply_provider_object(created.id, gateway.complete(created.provider_payment_id))
     subscription = first.subscription_id
     renewal = first_payment(
         subscription_id=subscription,
@@ -117,7 +118,7 @@ def test_a_saved_card_charge_settles_in_the_create_call(payments, gateway, servi
         payment_method_id=saved.saved_payment_method_id,
         return_url=None,
     )
-    assert payments.create(renewal)["status"] == "succeeded"
+    assert payments.create(renewal).status == "succeeded"
     events = [PaymentSettled.from_json(p) for p in results(service_engine, PAYMENT_RESULTS, subscription)]
     assert [(e.kind, e.period_index, e.amount) for e in events] == [
         ("initial", 0, 29_900),
@@ -128,9 +129,7 @@ def test_a_saved_card_charge_settles_in_the_create_call(payments, gateway, servi
 def test_a_saved_card_is_charged_only_for_the_user_who_saved_it(payments, gateway):
     first = first_payment()
     created = payments.create(first)
-    saved = payments.apply_provider_object(
-        uuid.UUID(created["id"]), gateway.complete(created["provider_payment_id"])
-    )
+    saved = payments.apply_provider_object(created.id, gateway.complete(created.provider_payment_id))
     other = uuid.uuid4()
     with pytest.raises(Forbidden):
         payments.create(
@@ -152,7 +151,7 @@ def test_a_batch_of_charges_refuses_a_card_saved_by_another_user_and_charges_the
     first = first_payment()
     created = payments.create(first)
     method = payments.apply_provider_object(
-        uuid.UUID(created["id"]), gateway.complete(created["provider_payment_id"])
+        created.id, gateway.complete(created.provider_payment_id)
     ).saved_payment_method_id
 
     def renewal(user_id: uuid.UUID, subscription_id: uuid.UUID) -> NewPayment:
@@ -171,7 +170,7 @@ def test_a_batch_of_charges_refuses_a_card_saved_by_another_user_and_charges_the
     calls_before = len(gateway.create_calls)
     refused, charged = payments.create_many([forged, owners], ThreadPoolExecutor(max_workers=1))
     assert isinstance(refused, Forbidden) and refused.code == "payment_method_not_owned"
-    assert isinstance(charged, dict) and charged["status"] == "succeeded"
+    assert isinstance(charged, PaymentView) and charged.status == "succeeded"
     assert len(gateway.create_calls) == calls_before + 1
     with service_engine.connect() as conn:
         assert conn.execute(sa.select(t.payments).where(t.payments.c.user_id == forged.user_id)).all() == []
@@ -182,7 +181,7 @@ def test_a_refund_follows_the_rule_and_never_exceeds_what_was_paid(
 ):
     request = first_payment()
     created = payments.create(request)
-    payments.apply_provider_object(uuid.UUID(created["id"]), gateway.complete(created["provider_payment_id"]))
+    payments.apply_provider_object(created.id, gateway.complete(created.provider_payment_id))
     start = now()
     now.advance(timedelta(days=10))  # past the full-refund week: pro rata
     ask = RefundRequest(
@@ -195,8 +194,8 @@ def test_a_refund_follows_the_rule_and_never_exceeds_what_was_paid(
         requested_by="user",
     )
     refund = refunds.create(ask)
-    assert refund["status"] == "succeeded"
-    assert refund["amount"] == "192.21"  # 299.00 × 18/28, rounded down to the kopeck
+    assert refund.status == "succeeded"
+    assert refund.amount == 19_221  # 299.00 × 18/28, rounded down to the kopeck
     (event,) = [
         RefundSettled.from_json(p) for p in results(service_engine, REFUND_RESULTS, request.subscription_id)
     ]

@@ -12,7 +12,8 @@ from pydantic import Field, StrictStr
 
 from kinobill import keys
 from kinobill.billing.bootstrap import notification_handler, payment_service
-from kinobill.billing.payments import NewPayment, payment_json
+from kinobill.billing.payments import NewPayment
+from kinobill.billing.rendering import payment_json
 from kinobill.billing.webhooks import SourceFilter, parse_networks
 from kinobill.callers import SubscriptionsCaller
 from kinobill.config import Environment
@@ -82,14 +83,14 @@ def create_payment(body: PaymentCreate, service: SubscriptionsCaller, key: Idemp
     )
     # The charge key makes this naturally idempotent (insert-or-get, then the same Idempotence-Key at
     # YooKassa), so a crash anywhere leaves nothing a retry cannot finish: no separate key lock needed.
-    return JSONResponse(payment_service().create(request), status_code=201)
+    return JSONResponse(payment_json(payment_service().create(request)), status_code=201)
 
 
 @internal_router.get("/payments")
 def list_payments_of_subscription(subscription_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
     """Every payment of one subscription, newest first (what Subscriptions' reconciler asks)."""
-    rows = payment_service().list_for_subscription(subscription_id)
-    return {"items": [payment_json(r) for r in rows], "next_cursor": None}
+    payments = payment_service().list_for_subscription(subscription_id)
+    return {"items": [payment_json(p) for p in payments], "next_cursor": None}
 
 
 @internal_router.get("/payment-results")
@@ -101,10 +102,10 @@ def payment_results_of_subscription(subscription_id: uuid.UUID, _: Subscriptions
 
 @internal_router.get("/payments/{payment_id}")
 def get_payment_internal(payment_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
-    row = payment_service().get(payment_id)
-    if row is None:
+    payment = payment_service().get(payment_id)
+    if payment is None:
         raise NotFound("payment_not_found", "no such payment")
-    return payment_json(row)
+    return payment_json(payment)
 
 
 @user_router.get("/payments")
@@ -123,10 +124,10 @@ def list_my_payments(
 
 @user_router.get("/payments/{payment_id}")
 def get_my_payment(payment_id: uuid.UUID, user: CurrentUser) -> dict:
-    row = payment_service().get(payment_id)
-    if row is None or row.user_id != user.user_id:
+    payment = payment_service().get(payment_id)
+    if payment is None or payment.user_id != user.user_id:
         raise NotFound("payment_not_found", "no such payment")
-    return payment_json(row)
+    return payment_json(payment)
 
 
 @webhook_router.post("/webhooks/yookassa", include_in_schema=False)

@@ -17,6 +17,7 @@ from pydantic import Field, StrictStr
 
 from kinobill.billing.bootstrap import card_change_service
 from kinobill.billing.card_changes import NewCardChange
+from kinobill.billing.rendering import card_change_json
 from kinobill.callers import SubscriptionsCaller
 from kinobill.web import IdempotencyKey, StrictModel
 
@@ -44,4 +45,4 @@ def create_card_change(
             return_url=body.return_url,
         )
     )
-    return JSONResponse(change, status_code=201)
+    return JSONResponse(card_change_json(change), status_code=201)

@@ -25,6 +25,7 @@ from prometheus_client import Counter
 
 from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassaGateway
 from kinobill.billing.repository import BillingUnitOfWork
+from kinobill.billing.results import CardChangeView
 from kinobill.errors import InvalidRequest, ProviderUnavailable
 from kinobill.events import PAYMENT_RESULTS
 
@@ -46,19 +47,6 @@ class NewCardChange:
     return_url: str | None = None
 
 
-def card_change_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "subscription_id": str(row.subscription_id),
-        "status": row.status,
-        "confirmation_url": row.confirmation_url if row.status == "pending" else None,
-        "payment_method_id": row.provider_method_id if row.status == "active" else None,
-        "card": row.card_title,
-        "created_at": row.created_at.isoformat(),
-        "activated_at": row.activated_at.isoformat() if row.activated_at else None,
-    }
-
-
 class CardChangeService:
     def __init__(
         self,
@@ -72,11 +60,11 @@ class CardChangeService:
 
     # --- start --------------------------------------------------------------------------------
 
-    def start(self, request: NewCardChange) -> dict[str, Any]:
+    def start(self, request: NewCardChange) -> CardChangeView:
         row = self._insert_or_get(request)
         if row.status == "pending" and row.confirmation_url is None:
             row = self._submit(row)
-        return card_change_json(row)
+        return CardChangeView.of(row)
 
     def _insert_or_get(self, request: NewCardChange) -> Any:
         now = self.now()

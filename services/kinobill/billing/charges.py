@@ -73,8 +73,8 @@ class ChargeCommands:
             payment = self.payments.create(request)
         except (ProviderUnavailable, ChargeKeyReused, Forbidden) as exc:
             return self._refused(request, exc)
-        CHARGE_COMMANDS_HANDLED.labels(payment["status"]).inc()
-        return str(payment["status"])
+        CHARGE_COMMANDS_HANDLED.labels(payment.status).inc()
+        return payment.status
 
     def handle_batch(self, commands: list[dict[str, Any]]) -> list[str]:
         """`handle` for a batch read from the stream: one multi-row insert, the provider calls overlapped
@@ -86,8 +86,8 @@ class ChargeCommands:
             if isinstance(answer, ApplicationError):
                 outcomes.append(self._refused(request, answer))
             else:
-                CHARGE_COMMANDS_HANDLED.labels(answer["status"]).inc()
-                outcomes.append(str(answer["status"]))
+                CHARGE_COMMANDS_HANDLED.labels(answer.status).inc()
+                outcomes.append(answer.status)
         return outcomes
 
     def _refused(self, request: NewPayment, exc: ApplicationError) -> str:

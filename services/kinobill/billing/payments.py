@@ -26,6 +26,7 @@ from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassa
 from kinobill.billing.receipts import announce_registration, registration_values
 from kinobill.billing.reconciling import reconcile_due
 from kinobill.billing.repository import BillingUnitOfWork
+from kinobill.billing.results import PaymentView
 from kinobill.domain.money import format_rub
 from kinobill.domain.payment import Phase, advance, phase_of
 from kinobill.domain.receipts import RECEIPTS_OFF, ReceiptImpossible, ReceiptPolicy, receipt_for
@@ -67,26 +68,6 @@ class NewPayment:
     zoneinfo: str | None = None
 
 
-def payment_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "subscription_id": str(row.subscription_id),
-        "user_id": str(row.user_id),
-        "period_index": row.period_index,
-        "kind": row.kind,
-        "amount": format_rub(row.amount),
-        "currency": row.currency,
-        "status": row.status,
-        "confirmation_url": row.confirmation_url if row.status == PaymentStatus.PENDING else None,
-        "provider_payment_id": row.provider_payment_id,
-        "payment_method_id": row.saved_payment_method_id or row.payment_method_id,
-        "cancellation_reason": row.cancellation_reason,
-        "receipt_registration": row.receipt_registration,
-        "created_at": row.created_at.isoformat(),
-        "paid_at": row.paid_at.isoformat() if row.paid_at else None,
-    }
-
-
 class PaymentService:
     def __init__(
         self,
@@ -123,14 +104,14 @@ class PaymentService:
 
     # --- create -------------------------------------------------------------------------------
 
-    def create(self, request: NewPayment) -> dict[str, Any]:
+    def create(self, request: NewPayment) -> PaymentView:
         row = self._insert_or_get(request)
         phase = phase_of(row.status, row.provider_payment_id)
         if phase == Phase.SETTLED:
             self.republish([row])
         if phase != Phase.RECORDED:
-            return payment_json(row)
-        return payment_json(self.submit(row))
+            return PaymentView.of(row)
+        return PaymentView.of(self.submit(row))
 
     def republish(self, rows: Sequence[Any]) -> None:
         """The same charge asked again for a final payment: its result event goes out again. The first
@@ -148,7 +129,8 @@ class PaymentService:
     def results_of(self, subscription_id: uuid.UUID) -> list[dict[str, Any]]:
         """The result events of a subscription's final payments, oldest first: what the stream carried,
         read from the record (Subscriptions' backstop applies them when the stream lost them)."""
-        rows = reversed(self.list_for_subscription(subscription_id))
+        with self.uow() as uow:
+            rows = reversed(uow.payments.list_for_subscription(subscription_id))
         return [
             self._announcement(row)[0]
             for row in rows
@@ -237,7 +219,7 @@ class PaymentService:
 
     def create_many(
         self, requests: Sequence[NewPayment], pool: Executor
-    ) -> list[dict[str, Any] | ApplicationError]:
+    ) -> list[PaymentView | ApplicationError]:
         """`create` for a batch, answer by answer in the order asked (the error where `create` raises).
 
         The same guarantees with fewer round trips: the rows are committed first in ONE multi-row
@@ -253,13 +235,13 @@ class PaymentService:
         }
         submitted = self.submit_many(list(todo.values()), pool) if todo else {}
         self.republish([row for row in rows if not isinstance(row, ApplicationError)])
-        answers: list[dict[str, Any] | ApplicationError] = []
+        answers: list[PaymentView | ApplicationError] = []
         for row in rows:
             if isinstance(row, ApplicationError):
                 answers.append(row)
                 continue
             final = submitted.get(row.id, row)
-            answers.append(final if isinstance(final, ApplicationError) else payment_json(final))
+            answers.append(final if isinstance(final, ApplicationError) else PaymentView.of(final))
         return answers
 
     def _insert_or_get_many(self, requests: Sequence[NewPayment]) -> list[Any]:
@@ -523,17 +505,21 @@ class PaymentService:
 
     def list_for_user(
         self, user_id: uuid.UUID, *, before: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> list[Any]:
+    ) -> list[PaymentView]:
         with self.uow() as uow:
-            return uow.payments.list_for_user(user_id, before=before, limit=limit)
+            return [
+                PaymentView.of(r) for r in uow.payments.list_for_user(user_id, before=before, limit=limit)
+            ]
 
-    def list_for_subscription(self, subscription_id: uuid.UUID) -> list[Any]:
+    def list_for_subscription(self, subscription_id: uuid.UUID) -> list[PaymentView]:
+        """Every payment of the subscription, newest first."""
         with self.uow() as uow:
-            return uow.payments.list_for_subscription(subscription_id)
+            return [PaymentView.of(r) for r in uow.payments.list_for_subscription(subscription_id)]
 
-    def get(self, payment_id: uuid.UUID) -> Any:
+    def get(self, payment_id: uuid.UUID) -> PaymentView | None:
         with self.uow() as uow:
-            return uow.payments.get(payment_id)
+            row = uow.payments.get(payment_id)
+        return PaymentView.of(row) if row is not None else None
 
     def by_provider_id(self, provider_payment_id: str) -> Any:
         with self.uow() as uow:

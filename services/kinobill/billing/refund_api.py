@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from kinobill import keys
 from kinobill.billing.bootstrap import refund_service
 from kinobill.billing.refunds import RefundRequest
+from kinobill.billing.rendering import refund_json
 from kinobill.callers import SubscriptionsCaller
 from kinobill.errors import InvalidRequest, NotFound
 from kinobill.fields import Instant, Int4
@@ -78,29 +79,29 @@ def create_refund(body: RefundCreate, service: SubscriptionsCaller, key: Idempot
     # The refund key makes this naturally idempotent: insert-or-get under the payment lock, then the same
     # Idempotence-Key at YooKassa. A retry (same key) answers the refund as it is now, and finishes it if
     # a crash left it unsent; the same key for another subscription is 422 `refund_key_reused`.
-    return JSONResponse(refund_service().create(request), status_code=202)
+    return JSONResponse(refund_json(refund_service().create(request)), status_code=202)
 
 
 @internal_router.get("/refunds/{refund_id}")
 def get_refund_internal(refund_id: uuid.UUID, _: SubscriptionsCaller) -> dict:
-    service = refund_service()
-    row = service.get(refund_id)
-    if row is None:
+    refund = refund_service().get(refund_id)
+    if refund is None:
         raise NotFound("refund_not_found", "no such refund")
-    return service.json(row)
+    return refund_json(refund)
 
 
 @user_router.get("/refunds")
 def list_my_refunds(user: CurrentUser) -> dict:
-    service = refund_service()
-    return {"items": [service.json(r) for r in service.list_for_user(user.user_id)], "next_cursor": None}
+    return {
+        "items": [refund_json(r) for r in refund_service().list_for_user(user.user_id)],
+        "next_cursor": None,
+    }
 
 
 @user_router.get("/refunds/{refund_id}")
 def get_my_refund(refund_id: uuid.UUID, user: CurrentUser) -> dict:
     """Where the user follows a refund: amount, status and times."""
-    service = refund_service()
-    row = service.get(refund_id)
-    if row is None or row.user_id != user.user_id:
+    refund = refund_service().get(refund_id)
+    if refund is None or refund.user_id != user.user_id:
         raise NotFound("refund_not_found", "no such refund")
-    return service.json(row)
+    return refund_json(refund)

@@ -35,6 +35,7 @@ from kinobill.billing.provider import OutcomeUnknown, ProviderRejected, YooKassa
 from kinobill.billing.receipts import announce_registration, registration_values
 from kinobill.billing.reconciling import reconcile_due
 from kinobill.billing.repository import BillingUnitOfWork
+from kinobill.billing.results import RefundView
 from kinobill.domain.errors import NothingToRefund
 from kinobill.domain.money import format_rub
 from kinobill.domain.payment import Phase
@@ -79,24 +80,6 @@ def refund_of(row: Any, payment: Any = None) -> Refund:
     )
 
 
-def refund_json(row: Any, public_url: str) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "payment_id": str(row.payment_id),
-        "subscription_id": str(row.subscription_id),
-        "user_id": str(row.user_id),
-        "amount": format_rub(row.amount),
-        "currency": row.currency,
-        "status": row.status,
-        "status_url": f"{public_url.rstrip('/')}/api/v1/refunds/{row.id}",
-        "provider_refund_id": row.provider_refund_id,
-        "cancellation_reason": row.cancellation_reason,
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-        "succeeded_at": row.succeeded_at.isoformat() if row.succeeded_at else None,
-    }
-
-
 class RefundService:
     def __init__(
         self,
@@ -112,19 +95,19 @@ class RefundService:
         self.public_url, self.crash_point = public_url, crash_point
         self.receipts = receipts
 
-    def json(self, row: Any) -> dict[str, Any]:
-        return refund_json(row, self.public_url)
+    def view(self, row: Any) -> RefundView:
+        return RefundView.of(row, self.public_url)
 
     # --- create -------------------------------------------------------------------------------
 
-    def create(self, request: RefundRequest) -> dict[str, Any]:
+    def create(self, request: RefundRequest) -> RefundView:
         row = self._insert_or_get(request)
         phase = refund_of(row).phase
         if phase == Phase.RECORDED:
             row = self.submit(row)
         elif phase == Phase.SETTLED:
             self._republish(row)
-        return self.json(row)
+        return self.view(row)
 
     def _republish(self, row: Any) -> None:
         """The same refund asked again when it is already final: its result goes out again (the first
@@ -201,7 +184,7 @@ class RefundService:
                     n.RefundStarted(
                         amount=amount,
                         description=payment.description or "Kinobill",
-                        status_url=self.json(row)["status_url"],
+                        status_url=self.view(row).status_url,
                     ),
                 ),
             )
@@ -389,7 +372,7 @@ class RefundService:
                         payment_id=payment.id,
                     )
                 )
-                started += refund["status"] != RefundStatus.CANCELED
+                started += refund.status != RefundStatus.CANCELED
             except Exception:
                 log.exception("returning duplicate payment %s failed", payment.id)
         return started
@@ -423,10 +406,11 @@ class RefundService:
 
     # --- queries ------------------------------------------------------------------------------
 
-    def get(self, refund_id: uuid.UUID) -> Any:
+    def get(self, refund_id: uuid.UUID) -> RefundView | None:
         with self.uow() as uow:
-            return uow.refunds.get(refund_id)
+            row = uow.refunds.get(refund_id)
+        return self.view(row) if row is not None else None
 
-    def list_for_user(self, user_id: uuid.UUID, limit: int = 100) -> list[Any]:
+    def list_for_user(self, user_id: uuid.UUID, limit: int = 100) -> list[RefundView]:
         with self.uow() as uow:
-            return uow.refunds.list_for_user(user_id, limit)
+            return [self.view(row) for row in uow.refunds.list_for_user(user_id, limit)]

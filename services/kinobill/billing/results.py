@@ -1,0 +1,114 @@
+"""What Billing's use cases answer: values, not JSON.
+
+`PaymentService`, `RefundService` and `CardChangeService` return these; the routers render them
+(`billing/rendering.py`) and the charge consumer reads them, so the service layer never shapes an HTTP
+body. Money is integer kopecks here; the rendering writes it as YooKassa's RUB strings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kinobill.domain.statuses import PaymentStatus
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    period_index: int
+    kind: str
+    amount: int
+    currency: str
+    status: str
+    confirmation_url: str | None  # where the buyer pays, while the payment is pending
+    provider_payment_id: str | None
+    payment_method_id: str | None  # the method it saved, or the one it charged
+    cancellation_reason: str | None
+    receipt_registration: str | None
+    created_at: datetime
+    paid_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> PaymentView:
+        return cls(
+            id=row.id,
+            subscription_id=row.subscription_id,
+            user_id=row.user_id,
+            period_index=row.period_index,
+            kind=row.kind,
+            amount=row.amount,
+            currency=row.currency,
+            status=row.status,
+            confirmation_url=row.confirmation_url if row.status == PaymentStatus.PENDING else None,
+            provider_payment_id=row.provider_payment_id,
+            payment_method_id=row.saved_payment_method_id or row.payment_method_id,
+            cancellation_reason=row.cancellation_reason,
+            receipt_registration=row.receipt_registration,
+            created_at=row.created_at,
+            paid_at=row.paid_at,
+        )
+
+
+@dataclass(frozen=True)
+class RefundView:
+    id: uuid.UUID
+    payment_id: uuid.UUID
+    subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    amount: int
+    currency: str
+    status: str
+    status_url: str  # where the user follows it
+    provider_refund_id: str | None
+    cancellation_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    succeeded_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any, public_url: str) -> RefundView:
+        return cls(
+            id=row.id,
+            payment_id=row.payment_id,
+            subscription_id=row.subscription_id,
+            user_id=row.user_id,
+            amount=row.amount,
+            currency=row.currency,
+            status=row.status,
+            status_url=f"{public_url.rstrip('/')}/api/v1/refunds/{row.id}",
+            provider_refund_id=row.provider_refund_id,
+            cancellation_reason=row.cancellation_reason,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            succeeded_at=row.succeeded_at,
+        )
+
+
+@dataclass(frozen=True)
+class CardChangeView:
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    status: str
+    confirmation_url: str | None  # where the user enters the new card, while pending
+    payment_method_id: str | None  # the new saved method, once active
+    card: str | None
+    created_at: datetime
+    activated_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> CardChangeView:
+        return cls(
+            id=row.id,
+            subscription_id=row.subscription_id,
+            status=row.status,
+            confirmation_url=row.confirmation_url if row.status == "pending" else None,
+            payment_method_id=row.provider_method_id if row.status == "active" else None,
+            card=row.card_title,
+            created_at=row.created_at,
+            activated_at=row.activated_at,
+        )
