@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from admin_arrange import new_plan, paid_subscription, refund_row
 from admin_buy import bought
 
 from kinobill.billing import tables as billing
 from kinobill.subscriptions import tables as subs
+from shop import new_plan, paid_subscription, refund_row
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin"

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
-from admin_arrange import new_plan, notification, paid_subscription, refund_row
 from admin_pages import action, admin_url, listed_ids
 
 from kinobill.billing import tables as billing
+from shop import new_plan, notification, paid_subscription, refund_row
 
 
 @pytest.fixture()

@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from admin_arrange import new_plan, paid_subscription
 from admin_pages import admin_url
+
+from shop import new_plan, paid_subscription
 
 LISTS = [
     "plan",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from admin_arrange import new_plan
 from admin_pages import action, admin_url
+
+from shop import new_plan
 
 
 def plan_form(**overrides: str) -> dict[str, str]:

@@ -48,8 +48,9 @@ def test_login_and_csv_export_over_asgi(admin_process, db_engine):
     import re
     import uuid
 
-    from admin_arrange import new_plan, paid_subscription
     from django.contrib.auth.models import Group, User
+
+    from shop import new_plan, paid_subscription
 
     name, password = f"sup-{uuid.uuid4().hex[:6]}", f"pw-{uuid.uuid4().hex}"
     user = User.objects.create_user(name, password=password, is_staff=True)
