@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from kinobill.domain.statuses import PaymentStatus
+from kinobill.views import view_of
 
 
 @dataclass(frozen=True)
@@ -35,22 +36,11 @@ class PaymentView:
 
     @classmethod
     def of(cls, row: Any) -> PaymentView:
-        return cls(
-            id=row.id,
-            subscription_id=row.subscription_id,
-            user_id=row.user_id,
-            period_index=row.period_index,
-            kind=row.kind,
-            amount=row.amount,
-            currency=row.currency,
-            status=row.status,
+        return view_of(
+            cls,
+            row,
             confirmation_url=row.confirmation_url if row.status == PaymentStatus.PENDING else None,
-            provider_payment_id=row.provider_payment_id,
             payment_method_id=row.saved_payment_method_id or row.payment_method_id,
-            cancellation_reason=row.cancellation_reason,
-            receipt_registration=row.receipt_registration,
-            created_at=row.created_at,
-            paid_at=row.paid_at,
         )
 
 
@@ -72,21 +62,7 @@ class RefundView:
 
     @classmethod
     def of(cls, row: Any, public_url: str) -> RefundView:
-        return cls(
-            id=row.id,
-            payment_id=row.payment_id,
-            subscription_id=row.subscription_id,
-            user_id=row.user_id,
-            amount=row.amount,
-            currency=row.currency,
-            status=row.status,
-            status_url=f"{public_url.rstrip('/')}/api/v1/refunds/{row.id}",
-            provider_refund_id=row.provider_refund_id,
-            cancellation_reason=row.cancellation_reason,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            succeeded_at=row.succeeded_at,
-        )
+        return view_of(cls, row, status_url=f"{public_url.rstrip('/')}/api/v1/refunds/{row.id}")
 
 
 @dataclass(frozen=True)
@@ -102,13 +78,10 @@ class CardChangeView:
 
     @classmethod
     def of(cls, row: Any) -> CardChangeView:
-        return cls(
-            id=row.id,
-            subscription_id=row.subscription_id,
-            status=row.status,
+        return view_of(
+            cls,
+            row,
             confirmation_url=row.confirmation_url if row.status == "pending" else None,
             payment_method_id=row.provider_method_id if row.status == "active" else None,
             card=row.card_title,
-            created_at=row.created_at,
-            activated_at=row.activated_at,
         )

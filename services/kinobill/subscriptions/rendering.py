@@ -8,24 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from kinobill.subscriptions.results import CardChangeStarted, Purchase, RefundStarted, SubscriptionView
+from kinobill.views import json_of
 
 
 def subscription_json(view: SubscriptionView) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": str(view.id),
-        "user_id": str(view.user_id),
-        "plan_id": str(view.plan_id),
-        "period": view.period,
-        "status": view.status,
-        "ended_reason": view.ended_reason,
-        "auto_renew": view.auto_renew,
-        "current_period_start": view.current_period_start.isoformat() if view.current_period_start else None,
-        "current_period_end": view.current_period_end.isoformat() if view.current_period_end else None,
-        "created_at": view.created_at.isoformat(),
-    }
-    if view.plan_code:
-        body["plan_code"] = view.plan_code
-    return body
+    return json_of(view, omit_none=("plan_code",))
 
 
 def purchase_json(purchase: Purchase) -> dict[str, Any]:

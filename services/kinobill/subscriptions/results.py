@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kinobill.views import view_of
+
 
 @dataclass(frozen=True)
 class SubscriptionView:
@@ -32,17 +34,12 @@ class SubscriptionView:
     @classmethod
     def of(cls, record: Any, plan_code: str | None = None) -> SubscriptionView:
         """From a subscription row or entity (`plan_code` when the row has none: a list joins it)."""
-        return cls(
-            id=record.id,
-            user_id=record.user_id,
-            plan_id=record.plan_id,
+        return view_of(
+            cls,
+            record,
             period=str(record.period),
             status=str(record.status),
             ended_reason=str(record.ended_reason) if record.ended_reason else None,
-            auto_renew=record.auto_renew,
-            current_period_start=record.current_period_start,
-            current_period_end=record.current_period_end,
-            created_at=record.created_at,
             plan_code=plan_code or getattr(record, "plan_code", None),
         )
 
