@@ -14,6 +14,7 @@ from service_fakes import FakeBilling, FakeClock, FakeGateway
 from kinobill.domain import schedule
 from kinobill.subscriptions.plans import PlanCatalogue, PlanInput
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.subscriptions.results import PlanView
 from support import private_database
 
 START = datetime(2027, 1, 31, 10, 0, tzinfo=UTC)
@@ -53,7 +54,7 @@ def policy() -> schedule.RenewalPolicy:
 
 
 @pytest.fixture()
-def plan(uow: object, now: FakeClock) -> dict:
+def plan(uow: object, now: FakeClock) -> PlanView:
     """A plan on sale since a day before the test's start: 299.00 a month, 2990.00 a year."""
     code = f"p{uuid.uuid4().hex[:10]}"
     return PlanCatalogue(uow, now).create(  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from kinobill.subscriptions.cancellations import Cancellations
 from kinobill.subscriptions.plans import PlanCatalogue
 from kinobill.subscriptions.purchases import Purchases
 from kinobill.subscriptions.renewals import RenewalScheduler
-from kinobill.subscriptions.results import Purchase
+from kinobill.subscriptions.results import PlanView, Purchase
 from kinobill.web import status_of
 
 
@@ -32,12 +32,12 @@ def purchases(uow: Any, billing: Any, now: Any, policy: Any) -> Purchases:
     )
 
 
-def buy(purchases: Purchases, plan: dict, user_id: uuid.UUID | None = None, key: str = "k1") -> Purchase:
+def buy(purchases: Purchases, plan: PlanView, user_id: uuid.UUID | None = None, key: str = "k1") -> Purchase:
     user_id = user_id or uuid.uuid4()
     return purchases.buy(
         user_id=user_id,
         email=f"{user_id.hex[:8]}@example.com",
-        plan_id=uuid.UUID(plan["id"]),
+        plan_id=plan.id,
         period=BillingPeriod.MONTH,
         return_url=None,
         key=key,
@@ -121,7 +121,7 @@ def test_a_second_open_purchase_of_the_same_plan_is_a_conflict(purchases, plan):
 def test_a_plan_off_sale_cannot_be_bought_but_a_purchase_begun_on_sale_resumes(purchases, plan, uow, now):
     user = uuid.uuid4()
     begun = buy(purchases, plan, user, key="begun")
-    PlanCatalogue(uow, now).end_sale(uuid.UUID(plan["id"]))
+    PlanCatalogue(uow, now).end_sale(plan.id)
     now.advance(timedelta(seconds=1))
     assert buy(purchases, plan, user, key="begun").subscription.id == begun.subscription.id
     with pytest.raises(PlanNotOnSale):

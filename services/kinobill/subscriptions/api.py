@@ -26,7 +26,7 @@ from kinobill.security import UserPrincipal
 from kinobill.subscriptions.bootstrap import billing_client, catalogue, idempotency_store, purchases
 from kinobill.subscriptions.confirmed_results import PaymentResultNotConfirmed, confirmed_result
 from kinobill.subscriptions.plans import PlanInput
-from kinobill.subscriptions.rendering import purchase_json, subscription_json
+from kinobill.subscriptions.rendering import plan_json, plans_page, purchase_json, subscription_json
 from kinobill.web import ApiError, CurrentUser, IdempotencyKey, StrictModel, idempotent_response
 
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -85,33 +85,41 @@ internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 @user_router.get("/plans")
 def list_plans_on_sale(_: CurrentUser, cursor: str | None = None, limit: Limit = 50) -> dict:
     """Plans purchasable now (inside their sale window)."""
-    return catalogue().list(on_sale_only=True, cursor=cursor, limit=limit)
+    plans = catalogue()
+    return plans_page(
+        cursor, limit, lambda after, count: plans.list(on_sale_only=True, after=after, limit=count)
+    )
 
 
 @internal_router.get("/plans")
 def list_all_plans(_: AdminCaller, cursor: str | None = None, limit: Limit = 50) -> dict:
-    return catalogue().list(on_sale_only=False, cursor=cursor, limit=limit)
+    plans = catalogue()
+    return plans_page(
+        cursor, limit, lambda after, count: plans.list(on_sale_only=False, after=after, limit=count)
+    )
 
 
 @internal_router.post("/plans", status_code=201)
 def create_plan(body: PlanCreate, _: AdminCaller) -> dict:
     start: datetime = body.sale_start or get_runtime().clock.now()
-    return catalogue().create(
-        PlanInput(
-            code=body.code,
-            name=body.name,
-            description=body.description,
-            price_month=parse_rub(body.price_month),
-            price_year=parse_rub(body.price_year),
-            sale_start=start,
-            sale_end=body.sale_end,
+    return plan_json(
+        catalogue().create(
+            PlanInput(
+                code=body.code,
+                name=body.name,
+                description=body.description,
+                price_month=parse_rub(body.price_month),
+                price_year=parse_rub(body.price_year),
+                sale_start=start,
+                sale_end=body.sale_end,
+            )
         )
     )
 
 
 @internal_router.get("/plans/{plan_id}")
 def get_plan(plan_id: uuid.UUID, _: AdminCaller) -> dict:
-    return catalogue().get(plan_id)
+    return plan_json(catalogue().get(plan_id))
 
 
 @internal_router.patch("/plans/{plan_id}")
@@ -123,13 +131,13 @@ def update_plan(plan_id: uuid.UUID, body: PlanUpdate, _: AdminCaller) -> dict:
     for price in ("price_month", "price_year"):
         if price in changes:
             changes[price] = parse_rub(changes[price])
-    return catalogue().update(plan_id, changes)
+    return plan_json(catalogue().update(plan_id, changes))
 
 
 @internal_router.post("/plans/{plan_id}/end-sale")
 def end_plan_sale(plan_id: uuid.UUID, _: AdminCaller) -> dict:
     """Take the plan off sale now. Existing subscriptions are not touched."""
-    return catalogue().end_sale(plan_id)
+    return plan_json(catalogue().end_sale(plan_id))
 
 
 @internal_router.delete("/plans/{plan_id}", status_code=204)

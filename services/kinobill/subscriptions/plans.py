@@ -13,11 +13,11 @@ from sqlalchemy.exc import IntegrityError
 
 from kinobill.config import get_settings
 from kinobill.domain import plans as rules
-from kinobill.domain.money import format_rub
 from kinobill.errors import Conflict, NotFound
-from kinobill.pagination import Position, keyset_page
+from kinobill.pagination import Position
 from kinobill.subscriptions import notifications as n
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
+from kinobill.subscriptions.results import PlanView
 
 
 @dataclass(frozen=True)
@@ -31,27 +31,11 @@ class PlanInput:
     sale_end: datetime | None
 
 
-def plan_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "code": row.code,
-        "name": row.name,
-        "description": row.description,
-        "price_month": format_rub(row.price_month),
-        "price_year": format_rub(row.price_year),
-        "currency": row.currency,
-        "sale_start": row.sale_start.isoformat(),
-        "sale_end": row.sale_end.isoformat() if row.sale_end else None,
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-    }
-
-
 class PlanCatalogue:
     def __init__(self, uow: Callable[[], SubscriptionsUnitOfWork], now: Callable[[], datetime]) -> None:
         self.uow, self.now = uow, now
 
-    def create(self, data: PlanInput) -> dict[str, Any]:
+    def create(self, data: PlanInput) -> PlanView:
         rules.PlanTerms(data.code, data.price_month, data.price_year, data.sale_start, data.sale_end)
         now = self.now()
         with self.uow() as uow:
@@ -70,9 +54,9 @@ class PlanCatalogue:
                 uow.commit()
             except IntegrityError as exc:
                 raise Conflict("plan_code_taken", f"a plan with code {data.code!r} already exists") from exc
-            return plan_json(row)
+            return PlanView.of(row)
 
-    def update(self, plan_id: uuid.UUID, changes: dict[str, Any]) -> dict[str, Any]:
+    def update(self, plan_id: uuid.UUID, changes: dict[str, Any]) -> PlanView:
         with self.uow() as uow:
             current = uow.plans.get(plan_id, for_update=True)
             if current is None:
@@ -107,9 +91,9 @@ class PlanCatalogue:
                         row, period, partial(n.render, change), get_settings().reader_default, now
                     )
             uow.commit()
-            return plan_json(row)
+            return PlanView.of(row)
 
-    def end_sale(self, plan_id: uuid.UUID) -> dict[str, Any]:
+    def end_sale(self, plan_id: uuid.UUID) -> PlanView:
         """Take a plan off sale now; existing subscriptions keep renewing."""
         now = self.now()
         with self.uow() as uow:
@@ -117,7 +101,7 @@ class PlanCatalogue:
             if current is None:
                 raise NotFound("plan_not_found", "no such plan")
             if current.sale_end is not None and current.sale_end <= now:
-                return plan_json(current)
+                return PlanView.of(current)
             # A sale that had not started yet is ended too: its window moves to just before now.
             values = {
                 "sale_start": min(current.sale_start, now - timedelta(seconds=1)),
@@ -126,7 +110,7 @@ class PlanCatalogue:
             }
             row = uow.plans.update(plan_id, values)
             uow.commit()
-            return plan_json(row)
+            return PlanView.of(row)
 
     def delete(self, plan_id: uuid.UUID) -> None:
         with self.uow() as uow:
@@ -140,18 +124,15 @@ class PlanCatalogue:
             uow.plans.delete(plan_id)
             uow.commit()
 
-    def get(self, plan_id: uuid.UUID) -> dict[str, Any]:
+    def get(self, plan_id: uuid.UUID) -> PlanView:
         with self.uow() as uow:
             row = uow.plans.get(plan_id)
             if row is None:
                 raise NotFound("plan_not_found", "no such plan")
-            return plan_json(row)
+            return PlanView.of(row)
 
-    def list(self, *, on_sale_only: bool, cursor: str | None, limit: int) -> dict[str, Any]:
-        def fetch(after: Position | None, count: int) -> Sequence[Any]:
-            with self.uow() as uow:
-                return uow.plans.list(
-                    on_sale_at=self.now() if on_sale_only else None, after=after, limit=count
-                )
-
-        return keyset_page(cursor, limit, fetch, plan_json)
+    def list(self, *, on_sale_only: bool, after: Position | None, limit: int) -> Sequence[PlanView]:
+        """Plans in creation order after `after` (a page position), only those on sale now if asked."""
+        with self.uow() as uow:
+            rows = uow.plans.list(on_sale_at=self.now() if on_sale_only else None, after=after, limit=limit)
+            return [PlanView.of(row) for row in rows]

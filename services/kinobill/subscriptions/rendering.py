@@ -5,14 +5,33 @@ Only the routers call these: the service layer returns values and never shapes a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from kinobill.subscriptions.results import CardChangeStarted, Purchase, RefundStarted, SubscriptionView
+from kinobill.pagination import Position, keyset_page
+from kinobill.subscriptions.results import (
+    CardChangeStarted,
+    PlanView,
+    Purchase,
+    RefundStarted,
+    SubscriptionView,
+)
 from kinobill.views import json_of
 
 
 def subscription_json(view: SubscriptionView) -> dict[str, Any]:
     return json_of(view, omit_none=("plan_code",))
+
+
+def plan_json(plan: PlanView) -> dict[str, Any]:
+    return json_of(plan, money=("price_month", "price_year"))
+
+
+def plans_page(
+    cursor: str | None, limit: int, plans: Callable[[Position | None, int], Sequence[PlanView]]
+) -> dict:
+    """A page of plans (`pagination.keyset_page`): `plans(after, count)` lists them."""
+    return keyset_page(cursor, limit, plans, plan_json)
 
 
 def purchase_json(purchase: Purchase) -> dict[str, Any]:

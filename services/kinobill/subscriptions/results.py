@@ -1,6 +1,6 @@
 """What the Subscriptions use cases answer: values, not JSON.
 
-`Purchases`, `Cancellations` and `CardChanges` return these; the routers render them
+`PlanCatalogue`, `Purchases`, `Cancellations` and `CardChanges` return these; the routers render them
 (`subscriptions/rendering.py`), so the service layer neither knows nor shapes the HTTP body. Billing's
 answers (a payment, a refund, a card change) come through as the Billing client gives them.
 """
@@ -42,6 +42,27 @@ class SubscriptionView:
             ended_reason=str(record.ended_reason) if record.ended_reason else None,
             plan_code=plan_code or getattr(record, "plan_code", None),
         )
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """A plan of the catalogue (prices in kopecks)."""
+
+    id: uuid.UUID
+    code: str
+    name: str
+    description: str
+    price_month: int
+    price_year: int
+    currency: str
+    sale_start: datetime
+    sale_end: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> PlanView:
+        return view_of(cls, row)
 
 
 @dataclass(frozen=True)
