@@ -32,6 +32,20 @@ def _due_for_check(conn: sa.Connection, table: sa.Table, now: datetime, limit: i
     return list(conn.execute(query).scalars().all())
 
 
+def _get(conn: sa.Connection, table: sa.Table, row_id: uuid.UUID, for_update: bool) -> Any:
+    query = sa.select(table).where(table.c.id == row_id)
+    return conn.execute(query.with_for_update() if for_update else query).first()
+
+
+def _add_or_get(conn: sa.Connection, table: sa.Table, values: dict[str, Any], key: str) -> Any:
+    """Insert the row, or read the one whose unique `key` column already holds this value (a repeat)."""
+    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(table)
+    row = conn.execute(statement).first()
+    if row is None:
+        row = conn.execute(sa.select(table).where(table.c[key] == values[key])).one()
+    return row
+
+
 def _pending_of(conn: sa.Connection, table: sa.Table, subscription_id: uuid.UUID) -> list[uuid.UUID]:
     query = sa.select(table.c.id).where(
         table.c.subscription_id == subscription_id, table.c.status == "pending"
@@ -44,10 +58,7 @@ class PaymentRepository:
         self.conn = conn
 
     def get(self, payment_id: uuid.UUID, *, for_update: bool = False) -> Any:
-        query = sa.select(t.payments).where(t.payments.c.id == payment_id)
-        if for_update:
-            query = query.with_for_update()
-        return self.conn.execute(query).first()
+        return _get(self.conn, t.payments, payment_id, for_update)
 
     def by_provider_id(self, provider_payment_id: str) -> Any:
         p = t.payments
@@ -55,16 +66,7 @@ class PaymentRepository:
 
     def add_or_get(self, values: dict[str, Any]) -> Any:
         """Insert the payment, or read the one its charge key already names (a repeat of the request)."""
-        row = self.conn.execute(
-            insert(t.payments)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["charge_key"])
-            .returning(t.payments)
-        ).first()
-        if row is None:
-            query = sa.select(t.payments).where(t.payments.c.charge_key == values["charge_key"])
-            row = self.conn.execute(query).one()
-        return row
+        return _add_or_get(self.conn, t.payments, values, "charge_key")
 
     def add_many(self, values: Sequence[dict[str, Any]]) -> list[Any]:
         """Insert payments in one statement; those whose charge key exists are left out of the answer."""
@@ -208,10 +210,7 @@ class RefundRepository:
         self.conn = conn
 
     def get(self, refund_id: uuid.UUID, *, for_update: bool = False) -> Any:
-        query = sa.select(t.refunds).where(t.refunds.c.id == refund_id)
-        if for_update:
-            query = query.with_for_update()
-        return self.conn.execute(query).first()
+        return _get(self.conn, t.refunds, refund_id, for_update)
 
     def by_key(self, refund_key: str) -> Any:
         return self.conn.execute(sa.select(t.refunds).where(t.refunds.c.refund_key == refund_key)).first()
@@ -272,10 +271,7 @@ class CardChangeRepository:
         self.conn = conn
 
     def get(self, change_id: uuid.UUID, *, for_update: bool = False) -> Any:
-        query = sa.select(t.card_changes).where(t.card_changes.c.id == change_id)
-        if for_update:
-            query = query.with_for_update()
-        return self.conn.execute(query).first()
+        return _get(self.conn, t.card_changes, change_id, for_update)
 
     def by_provider_method_id(self, provider_method_id: str) -> Any:
         c = t.card_changes
@@ -283,16 +279,7 @@ class CardChangeRepository:
 
     def add_or_get(self, values: dict[str, Any]) -> Any:
         """Insert the card change, or read the one its request key already names (a repeat)."""
-        row = self.conn.execute(
-            insert(t.card_changes)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["request_key"])
-            .returning(t.card_changes)
-        ).first()
-        if row is None:
-            query = sa.select(t.card_changes).where(t.card_changes.c.request_key == values["request_key"])
-            row = self.conn.execute(query).one()
-        return row
+        return _add_or_get(self.conn, t.card_changes, values, "request_key")
 
     def update(self, change_id: uuid.UUID, values: dict[str, Any]) -> None:
         self.conn.execute(t.card_changes.update().where(t.card_changes.c.id == change_id).values(**values))
