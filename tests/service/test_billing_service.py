@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -124,6 +125,30 @@ def test_a_saved_card_charge_settles_in_the_create_call(payments, gateway, servi
         ("initial", 0, 29_900),
         ("renewal", 1, 29_900),
     ]
+
+
+def test_a_batch_of_renewal_charges_writes_the_rows_one_request_writes(payments, gateway, service_engine):
+    first = first_payment(locale="en", zoneinfo="Asia/Vladivostok")
+    created = payments.create(first)
+    saved = payments.apply_provider_object(created.id, gateway.complete(created.provider_payment_id))
+    renewal = first_payment(
+        subscription_id=first.subscription_id,
+        user_id=first.user_id,
+        period_index=1,
+        kind=PaymentKind.RENEWAL,
+        charge_key=keys.renewal_charge(first.subscription_id, 1, 0),
+        payment_method_id=saved.saved_payment_method_id,
+        return_url=None,
+        locale="en",
+        zoneinfo="Asia/Vladivostok",
+    )
+    with ThreadPoolExecutor(2) as pool:
+        (charged, reused) = payments.create_many([renewal, replace(renewal, amount=34_900)], pool)
+    assert isinstance(charged, PaymentView) and charged.status == "succeeded"
+    assert isinstance(reused, ChargeKeyReused)  # one charge key is one intent, in a batch too
+    with service_engine.connect() as conn:
+        row = conn.execute(sa.select(t.payments).where(t.payments.c.id == charged.id)).one()
+    assert (row.locale, row.zoneinfo) == ("en", "Asia/Vladivostok")  # the user's e-mails, in their language
 
 
 def test_a_saved_card_is_charged_only_for_the_user_who_saved_it(payments, gateway):

@@ -141,37 +141,46 @@ class PaymentService:
         now = self.now()
         with self.uow() as uow:
             receipt = self._admitted(uow, request)
-            row = uow.payments.add_or_get(
-                dict(
-                    id=uuid.uuid4(),
-                    user_id=request.user_id,
-                    user_email=request.user_email,
-                    locale=request.locale,
-                    zoneinfo=request.zoneinfo,
-                    subscription_id=request.subscription_id,
-                    period_index=request.period_index,
-                    kind=str(request.kind),
-                    attempt=request.attempt,
-                    charge_key=request.charge_key,
-                    amount=request.amount,
-                    description=request.description,
-                    status=PaymentStatus.PENDING,
-                    return_url=request.return_url,
-                    payment_method_id=request.payment_method_id,
-                    receipt=receipt,
-                    created_at=now,
-                    updated_at=now,
-                    next_check_at=now + FIRST_CHECK,
-                )
-            )  # the charge key exists: this is a repeat of the same request, and its row is answered
+            # the charge key exists: this is a repeat of the same request, and its row is answered
+            row = uow.payments.add_or_get(self._new_row(request, receipt, now))
             uow.commit()
-        if (row.subscription_id, row.amount, row.period_index) != (
+        if not self._same_intent(row, request):
+            raise ChargeKeyReused()
+        return row
+
+    @staticmethod
+    def _new_row(request: NewPayment, receipt: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+        """The payment row a request writes (one or a batch): pending, first checked after FIRST_CHECK."""
+        return {
+            "id": uuid.uuid4(),
+            "user_id": request.user_id,
+            "user_email": request.user_email,
+            "locale": request.locale,
+            "zoneinfo": request.zoneinfo,
+            "subscription_id": request.subscription_id,
+            "period_index": request.period_index,
+            "kind": str(request.kind),
+            "attempt": request.attempt,
+            "charge_key": request.charge_key,
+            "amount": request.amount,
+            "description": request.description,
+            "status": PaymentStatus.PENDING,
+            "return_url": request.return_url,
+            "payment_method_id": request.payment_method_id,
+            "receipt": receipt,
+            "created_at": now,
+            "updated_at": now,
+            "next_check_at": now + FIRST_CHECK,
+        }
+
+    @staticmethod
+    def _same_intent(row: Any, request: NewPayment) -> bool:
+        """A charge key names one intent: the same subscription, amount and period."""
+        return (row.subscription_id, row.amount, row.period_index) == (
             request.subscription_id,
             request.amount,
             request.period_index,
-        ):
-            raise ChargeKeyReused()
-        return row
+        )
 
     def submit(self, row: Any) -> Any:
         """Call YooKassa for a committed payment row (again, if need be: same Idempotence-Key)."""
@@ -259,28 +268,7 @@ class PaymentService:
                 except ApplicationError as exc:
                     refused[r.charge_key] = exc
         ordered = [r for r in ordered if r.charge_key not in refused]
-        values = [
-            {
-                "id": uuid.uuid4(),
-                "user_id": r.user_id,
-                "user_email": r.user_email,
-                "subscription_id": r.subscription_id,
-                "period_index": r.period_index,
-                "kind": str(r.kind),
-                "attempt": r.attempt,
-                "charge_key": r.charge_key,
-                "amount": r.amount,
-                "description": r.description,
-                "status": PaymentStatus.PENDING,
-                "return_url": r.return_url,
-                "payment_method_id": r.payment_method_id,
-                "receipt": receipts_of[r.charge_key],
-                "created_at": now,
-                "updated_at": now,
-                "next_check_at": now + FIRST_CHECK,
-            }
-            for r in ordered
-        ]
+        values = [self._new_row(r, receipts_of[r.charge_key], now) for r in ordered]
         with self.uow() as uow:
             by_key = {row.charge_key: row for row in uow.payments.add_many(values)}
             # these keys exist: repeats
@@ -294,14 +282,7 @@ class PaymentService:
                 answers.append(refused[request.charge_key])
                 continue
             row = by_key[request.charge_key]
-            if (row.subscription_id, row.amount, row.period_index) != (
-                request.subscription_id,
-                request.amount,
-                request.period_index,
-            ):
-                answers.append(ChargeKeyReused())
-            else:
-                answers.append(row)
+            answers.append(row if self._same_intent(row, request) else ChargeKeyReused())
         return answers
 
     def submit_many(self, rows: Sequence[Any], pool: Executor) -> dict[uuid.UUID, Any]:
