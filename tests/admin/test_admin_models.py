@@ -97,3 +97,10 @@ def test_the_dashboard_and_the_refund_estimate_follow_the_test_clock(
     assert f'id="dashboard-now">{shown:%Y-%m-%d %H:%M}' in after.content.decode()
     assert after.context["stuck"]["payments_count"] >= before.context["stuck"]["payments_count"] + 1
     assert 0 < parse_rub(estimate().amount) < 29900  # day 10 of 30: prorated, as Billing would compute
+
+
+def test_the_admin_migrations_describe_the_models(django_ready):
+    """A model change without its migration (e.g. a renamed column label) makes `migrate` warn forever."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "kinobill_admin", "--check", "--dry-run", verbosity=0)
