@@ -45,7 +45,7 @@ SERVICES = (subscriptions, billing)
 def templates_for(kind: str) -> Templates:
     for service in SERVICES:
         if kind in service.MAIL.kinds():
-            return service.MAIL
+            return service.MAIL.templates
     raise LookupError(f"no e-mail kind {kind!r}; known: {', '.join(all_kinds())}")
 
 
