@@ -8,6 +8,7 @@ import httpx
 import pytest
 import redis
 
+from kinobill.events import SUBSCRIPTION_CHANGES
 from shop import SUCCESS_CARD, Buyer
 
 PATH = "/internal/v1/users/{user_id}/subscriptions/active"
@@ -19,6 +20,20 @@ def purchase(stack, who: Buyer, plan_id: str, card: str | None = SUCCESS_CARD) -
     assert response.status_code == 201, response.text
     body = response.json()
     return body if card is None else who.pay(stack, body, card)
+
+
+def changes_consumed(redis_client: redis.Redis, subscription_id: str, event: str) -> bool:
+    """The subscription's `event` is on the change stream and the access-cache group has taken and acked
+    everything: no change event in flight can drop a cache entry filled from now on."""
+    entries = redis_client.xrange(SUBSCRIPTION_CHANGES)
+    if not any(
+        f.get(b"subscription_id") == subscription_id.encode() and f.get(b"event") == event.encode()
+        for _, f in entries
+    ):
+        return False
+    groups = redis_client.xinfo_groups(SUBSCRIPTION_CHANGES)
+    group = next(g for g in groups if g["name"] in (b"access-cache", "access-cache"))
+    return group["pending"] == 0 and group["last-delivered-id"] == entries[-1][0]
 
 
 @pytest.fixture()

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from access.conftest import PATH, purchase
+from access.conftest import PATH, changes_consumed, purchase
 from renewals.conftest import tick
 from support import wait_until
 
 
-def test_a_refund_removes_the_subscription_on_the_next_read(stack, auth, plan, buyer):
+def test_a_refund_removes_the_subscription_on_the_next_read(stack, auth, plan, buyer, redis_client):
     sub = purchase(stack, buyer, plan["id"])
+    # the purchase's change events reach the access-cache worker asynchronously and may drop a fill
+    wait_until(
+        lambda: changes_consumed(redis_client, sub["id"], "activated"), message="the access-cache worker"
+    )
     before = auth.get(PATH.format(user_id=buyer.user_id))
     assert [i["subscription_id"] for i in before.json()["items"]] == [sub["id"]]
     assert auth.get(PATH.format(user_id=buyer.user_id)).headers["x-cache"] == "hit"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from access.conftest import PATH, purchase
+from access.conftest import PATH, changes_consumed, purchase
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.messages import SubscriptionChanged
 from kinobill.subscriptions.access import entry_key, generation_key
@@ -122,19 +122,6 @@ def test_a_bad_user_id_is_422(auth):
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
 
 
-def cancellation_consumed(redis_client, subscription_id: str) -> bool:
-    """The cancellation is on the change stream and the access-cache group has taken and acked everything."""
-    entries = redis_client.xrange(SUBSCRIPTION_CHANGES)
-    if not any(
-        f.get(b"subscription_id") == subscription_id.encode() and f.get(b"event") == b"cancelled"
-        for _, f in entries
-    ):
-        return False
-    groups = redis_client.xinfo_groups(SUBSCRIPTION_CHANGES)
-    group = next(g for g in groups if g["name"] in (b"access-cache", "access-cache"))
-    return group["pending"] == 0 and group["last-delivered-id"] == entries[-1][0]
-
-
 def test_a_cached_answer_never_grants_access_past_its_end(stack, auth, plan, buyer, clock, redis_client):
     sub = purchase(stack, buyer, plan["id"])
     # auto-renew off: a renewal charge at the end would otherwise change the subscription and drop the entry
@@ -143,7 +130,8 @@ def test_a_cached_answer_never_grants_access_past_its_end(stack, auth, plan, buy
     # the purchase's and the cancellation's change events reach the access-cache worker asynchronously;
     # each drops the entry, so the entry to test is the one filled after the worker has taken them all
     wait_until(
-        lambda: cancellation_consumed(redis_client, sub["id"]), message="the access-cache worker to catch up"
+        lambda: changes_consumed(redis_client, sub["id"], "cancelled"),
+        message="the access-cache worker to catch up",
     )
     wait_until(lambda: active(auth, buyer.user_id).headers["x-cache"] == "hit", message="a cached answer")
     end = datetime.fromisoformat(sub["current_period_end"])
