@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import quote as url_quote
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote
@@ -52,6 +53,7 @@ from kinobill_admin.paging import EstimatedCountPaginator
 MAX_SEARCH = 200
 EVENT_NAME = re.compile(r"[a-z_]+(\.[a-z_]+)+")  # YooKassa's events: payment.succeeded, refund.succeeded…
 MAX_SELECTED = 100  # rows one action may act on (each is a call to a service)
+MAX_NOTE = 2000  # an operator's note on a resolved task (Billing's bound)
 
 
 def as_uuid(text: str) -> uuid.UUID | None:
@@ -826,17 +828,97 @@ class ProviderNotificationAdmin(ReadOnlyAdmin):
         return pretty_json(obj.body)
 
 
+class ResolvedFilter(admin.SimpleListFilter):
+    title = gettext_lazy("resolved")
+    parameter_name = "resolved"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Sequence[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value is None:
+            return queryset
+        if value not in ("yes", "no"):
+            raise IncorrectLookupParameters(f"unknown resolved: {value[:40]!r}")
+        return queryset.filter(resolved_at__isnull=value == "no")
+
+
+class ResolveActionForm(admin.helpers.ActionForm):
+    """The change list's action bar, with the note a "mark resolved" records."""
+
+    note = forms.CharField(
+        label=gettext_lazy("Note"), required=False, max_length=MAX_NOTE, strip=True, widget=forms.TextInput
+    )
+
+
 @admin.register(OperatorTask)
 class OperatorTaskAdmin(ReadOnlyAdmin):
-    """Work to do by hand, e.g. a receipt YooKassa could not register (issue it another way)."""
+    """Work to do by hand, e.g. a receipt YooKassa could not register (issue it another way); an operator
+    who has done it marks it resolved (Billing records who, when and the note)."""
 
-    list_display = ("created_at", "kind", "object_type", "object_id", "detail", "resolved_at")
-    list_filter = ("kind", "created_at")
+    list_display = ("created_at", "kind", "object_type", "object_id", "detail", "resolved_at", "resolved_by")
+    list_filter = ("kind", ResolvedFilter, "created_at")
     search_fields = ("=object_id",)
     search_help_text = gettext_lazy("The payment or refund id (exact).")
+    actions = ["resolve_selected"]
+    action_form = ResolveActionForm
+    extra_detail = ("actions_taken",)
 
     def search_q(self, term: str) -> Q | None:
         return Q(object_id=term)
+
+    @admin.display(description=gettext_lazy("staff actions"))
+    def actions_taken(self, obj: OperatorTask) -> str:
+        return audit_table("operatortask", str(obj.pk))
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("kinobill_admin.resolve_operatortask")
+
+    def _report(self, request: HttpRequest, outcome: operations.Outcome) -> None:
+        self.message_user(request, outcome.message, messages.SUCCESS if outcome.ok else messages.ERROR)
+
+    def _note(self, request: HttpRequest) -> str:
+        note = (request.POST.get("note") or "").strip()
+        if len(note) > MAX_NOTE or "\x00" in note:
+            raise BadRequest(_("The note is too long or contains a NUL character."))
+        return note
+
+    @admin.action(description=gettext_lazy("Mark the selected tasks resolved"), permissions=["resolve"])
+    def resolve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        note = self._note(request)
+        for task in queryset[:MAX_SELECTED]:
+            self._report(request, operations.resolve_task(request, task, note))
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/resolve/",
+                view(self.resolve_view),
+                name="kinobill_admin_operatortask_resolve",
+            ),
+            *super().get_urls(),
+        ]
+
+    def resolve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_resolve_permission(request):
+            raise PermissionDenied
+        if not valid_pk(self.model, object_id):
+            raise Http404
+        task = self.get_object(request, object_id)
+        if task is None:
+            raise Http404
+        self._report(request, operations.resolve_task(request, task, self._note(request)))
+        return HttpResponseRedirect(reverse("admin:kinobill_admin_operatortask_change", args=[task.pk]))
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        context.update(can_resolve=self.has_resolve_permission(request), max_note=MAX_NOTE)
+        return super().render_change_form(request, context, *args, **kwargs)
 
 
 @admin.register(CardChange)

@@ -25,6 +25,7 @@ from kinobill_admin.charts import bar_chart, column_chart
 from kinobill_admin.models import (
     BillingEmail,
     BillingOutbox,
+    OperatorTask,
     Payment,
     Plan,
     Refund,
@@ -137,6 +138,8 @@ def stuck_operations(now: datetime) -> dict[str, Any]:
         "payments_count": count(payments),
         "refunds": refunds.order_by("created_at")[:20],
         "refunds_count": count(refunds),
+        # work left to an operator counts until someone marks it resolved, whatever its age
+        "operator_tasks_count": count(OperatorTask.objects.filter(resolved_at__isnull=True)),
         "outbox": [
             (
                 "subscriptions",

@@ -34,6 +34,7 @@ OPERATOR_PERMISSIONS = [
     "cancel_subscription",
     "refund_subscription",
     "reconcile_subscription",
+    "resolve_operatortask",
 ]
 ROLE_PERMISSIONS = {SUPPORT_GROUP: SUPPORT_PERMISSIONS, OPERATOR_GROUP: OPERATOR_PERMISSIONS}
 

@@ -367,12 +367,18 @@ class OperatorTask(ReadOnlyModel):
     detail = models.TextField(_("detail"))
     created_at = models.DateTimeField(_("created"))
     resolved_at = models.DateTimeField(_("resolved"), null=True)
+    resolved_by = models.TextField(_("resolved by"), null=True)
+    resolution_note = models.TextField(_("resolution note"), null=True)
 
     class Meta(ReadOnlyModel.Meta):
         db_table = 'billing"."operator_tasks'
         ordering = ["-created_at", "-id"]
         verbose_name = _("operator task")
         verbose_name_plural = _("operator tasks")
+        permissions = [("resolve_operatortask", "Can mark an operator task resolved")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} · {self.object_type} {self.object_id}"
 
 
 class CardChange(ReadOnlyModel):

@@ -18,7 +18,7 @@ from kinobill.domain.errors import DomainError
 from kinobill.domain.money import format_rub
 from kinobill.domain.refunds import quote_refund
 from kinobill_admin import audit, clock, services
-from kinobill_admin.models import Payment, Plan, Subscription, SubscriptionPeriod
+from kinobill_admin.models import OperatorTask, Payment, Plan, Subscription, SubscriptionPeriod
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Outcome:
 
 def _act(
     request: HttpRequest,
-    target: Subscription | Plan,
+    target: Subscription | Plan | OperatorTask,
     action: str,
     call: Callable[[], Any],
     details: dict[str, Any],
@@ -115,6 +115,25 @@ def end_sale(request: HttpRequest, plan: Plan) -> Outcome:
         lambda _result: (
             _("Plan %(code)s is off sale; existing subscriptions keep renewing.") % {"code": plan.code}
         ),
+    )
+
+
+def resolve_task(request: HttpRequest, task: OperatorTask, note: str) -> Outcome:
+    already = task.resolved_at is not None
+
+    def done(result: dict[str, Any]) -> str:
+        words = {"id": task.pk, "who": result.get("resolved_by"), "at": result.get("resolved_at")}
+        if already:
+            return _("Task %(id)s was already resolved by %(who)s at %(at)s; nothing changed.") % words
+        return _("Task %(id)s is resolved (by %(who)s at %(at)s).") % words
+
+    return _act(
+        request,
+        task,
+        "operatortask.resolve",
+        lambda: services.resolve_operator_task(task.pk, request.user.get_username(), note),
+        {"note": note},
+        done,
     )
 
 

@@ -125,6 +125,13 @@ def refund_subscription(subscription_id: str, idempotency_key: str) -> dict[str,
     )[1]
 
 
+def resolve_operator_task(task_id: int, resolved_by: str, note: str) -> dict[str, Any]:
+    """Billing marks the task resolved (who, when, the note); 200 with the task. A resolved task is
+    answered as it is (the first resolution stays); an unknown one is 404 ``operator_task_not_found``."""
+    body = {"resolved_by": resolved_by, "note": note}
+    return billing_api().request("POST", f"/internal/v1/operator-tasks/{task_id}/resolve", json=body)[1]
+
+
 def reconcile_subscription(subscription_id: str) -> dict[str, Any]:
     """Billing asks YooKassa about this subscription's pending payments and refunds now; 200 with
     ``{subscription_id, pending_payments, settled_payments, pending_refunds, settled_refunds}``."""

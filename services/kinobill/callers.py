@@ -6,7 +6,8 @@ declares the callers it accepts with one of the dependencies below; any other va
 
 | caller          | may call                                                                    |
 |-----------------|-----------------------------------------------------------------------------|
-| `admin`         | Subscriptions: plans (CRUD, end-sale), cancel, refund; Billing: reconcile   |
+| `admin`         | Subscriptions: plans (CRUD, end-sale), cancel, refund; Billing: reconcile,  |
+|                 | resolve operator tasks                                                      |
 | `subscriptions` | Billing: create payments, refunds, card changes; read payments, results, refunds |
 | `billing`       | Subscriptions: payment results (re-read from Billing before they are applied) |
 | `auth`          | Subscriptions: `GET /internal/v1/users/{id}/subscriptions/active`           |

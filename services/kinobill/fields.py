@@ -116,3 +116,5 @@ Kopecks = Annotated[int, Field(gt=0, le=MAX_KOPECKS), BeforeValidator(_whole_num
 # Identifiers issued by YooKassa (payment, method, refund ids are 36-50 characters).
 ProviderId = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 ShortText = Annotated[StrictStr, Field(max_length=256)]
+# What a person writes down, e.g. how an operator resolved a task.
+NoteText = Annotated[StrictStr, Field(max_length=2000)]

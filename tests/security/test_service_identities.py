@@ -36,6 +36,7 @@ INTERNAL_ENDPOINTS = [
     ("billing", "POST", "/internal/v1/refunds", {"subscriptions"}),
     ("billing", "GET", f"/internal/v1/refunds/{SOME_ID}", {"subscriptions"}),
     ("billing", "POST", "/internal/v1/reconcile", {"admin"}),
+    ("billing", "POST", f"/internal/v1/operator-tasks/{SOME_ID}/resolve", {"admin"}),
     ("billing", "POST", "/internal/v1/card-changes", {"subscriptions"}),
 ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from kinobill.billing import card_api, reconcile_api, refund_api
+from kinobill.billing import card_api, operator_task_api, reconcile_api, refund_api
 from kinobill.billing.api import internal_router, user_router, webhook_router
 from kinobill.runtime import get_runtime
 from kinobill.web import build_app
@@ -20,6 +20,7 @@ def create_app() -> FastAPI:
             refund_api.user_router,
             refund_api.internal_router,
             reconcile_api.internal_router,
+            operator_task_api.internal_router,
             card_api.internal_router,
             webhook_router,
         ],

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from kinobill.billing.card_changes import CardChangeService
 from kinobill.billing.charges import ChargeCommands
+from kinobill.billing.operator_tasks import OperatorTaskService
 from kinobill.billing.payments import PaymentService
 from kinobill.billing.provider import YooKassaConfig, YooKassaGateway
 from kinobill.billing.receipts import ReceiptFollower
@@ -68,6 +69,10 @@ def card_change_service() -> CardChangeService:
 def receipt_follower() -> ReceiptFollower:
     runtime = get_runtime()
     return ReceiptFollower(unit_of_work, gateway(), runtime.clock.now)
+
+
+def operator_task_service() -> OperatorTaskService:
+    return OperatorTaskService(unit_of_work, get_runtime().clock.now)
 
 
 def notification_handler() -> NotificationHandler:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kinobill.billing.results import CardChangeView, PaymentView, RefundView
+from kinobill.billing.results import CardChangeView, OperatorTaskView, PaymentView, RefundView
 from kinobill.views import json_of
 
 
@@ -21,3 +21,7 @@ def refund_json(refund: RefundView) -> dict[str, Any]:
 
 def card_change_json(change: CardChangeView) -> dict[str, Any]:
     return json_of(change)
+
+
+def operator_task_json(task: OperatorTaskView) -> dict[str, Any]:
+    return json_of(task)

@@ -32,7 +32,7 @@ def _due_for_check(conn: sa.Connection, table: sa.Table, now: datetime, limit: i
     return list(conn.execute(query).scalars().all())
 
 
-def _get(conn: sa.Connection, table: sa.Table, row_id: uuid.UUID, for_update: bool) -> Any:
+def _get(conn: sa.Connection, table: sa.Table, row_id: uuid.UUID | int, for_update: bool) -> Any:
     query = sa.select(table).where(table.c.id == row_id)
     return conn.execute(query.with_for_update() if for_update else query).first()
 
@@ -361,6 +361,25 @@ class ReceiptRepository:
         ).scalar()
 
 
+class OperatorTaskRepository:
+    """Work left to an operator (``billing.operator_tasks``), read and marked resolved."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, task_id: int, *, for_update: bool = False) -> Any:
+        return _get(self.conn, t.operator_tasks, task_id, for_update)
+
+    def resolve(self, task_id: int, resolved_at: datetime, resolved_by: str, note: str) -> Any:
+        statement = (
+            t.operator_tasks.update()
+            .where(t.operator_tasks.c.id == task_id)
+            .values(resolved_at=resolved_at, resolved_by=resolved_by, resolution_note=note)
+            .returning(t.operator_tasks)
+        )
+        return self.conn.execute(statement).one()
+
+
 class ProviderNotificationRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
@@ -380,6 +399,7 @@ class BillingUnitOfWork(UnitOfWork):
     refunds: RefundRepository
     card_changes: CardChangeRepository
     receipts: ReceiptRepository
+    operator_tasks: OperatorTaskRepository
     provider_notifications: ProviderNotificationRepository
 
     def _attach(self, conn: sa.Connection) -> None:
@@ -387,4 +407,5 @@ class BillingUnitOfWork(UnitOfWork):
         self.refunds = RefundRepository(conn)
         self.card_changes = CardChangeRepository(conn)
         self.receipts = ReceiptRepository(conn)
+        self.operator_tasks = OperatorTaskRepository(conn)
         self.provider_notifications = ProviderNotificationRepository(conn)

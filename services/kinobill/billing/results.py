@@ -85,3 +85,20 @@ class CardChangeView:
             payment_method_id=row.provider_method_id if row.status == "active" else None,
             card=row.card_title,
         )
+
+
+@dataclass(frozen=True)
+class OperatorTaskView:
+    id: int
+    kind: str
+    object_type: str  # payment | refund
+    object_id: str
+    detail: str
+    created_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_note: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> OperatorTaskView:
+        return view_of(cls, row)

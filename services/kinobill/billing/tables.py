@@ -144,6 +144,8 @@ operator_tasks = sa.Table(
     sa.Column("detail", sa.Text, nullable=False, server_default=""),
     timestamp("created_at", nullable=False, server_default=NOW),
     timestamp("resolved_at"),
+    sa.Column("resolved_by", sa.Text),  # the staff user who marked it resolved
+    sa.Column("resolution_note", sa.Text),  # what they did, e.g. how the receipt was issued
     sa.UniqueConstraint("kind", "object_id"),
     schema=SCHEMA,
 )
