@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from admin_buy import bought
 from admin_pages import action, admin_url, listed_ids
+from admin_staff import client_for, make_user
 
 from kinobill.billing import tables as billing
 from support import wait_until
@@ -75,7 +76,6 @@ def test_operator_resolves_a_task_from_the_list_and_a_second_resolve_changes_not
     assert note in page and 'id="resolve-button"' not in page  # shown resolved, no tool any more
 
     # again, from the detail page's tool, by someone else with another note: the first record stays
-    from admin_staff import client_for, make_user
 
     second = client_for(make_user("operator"))
     again = second.post(admin_url("operatortask", open_task, "resolve"), {"note": "другое"}, follow=True)
@@ -87,6 +87,8 @@ def test_operator_resolves_a_task_from_the_list_and_a_second_resolve_changes_not
 def test_operator_resolves_from_the_detail_page(open_task, operator_client, operator_user, db_engine):
     detail = admin_url("operatortask", open_task, "change")
     assert 'id="resolve-button"' in operator_client.get(detail).content.decode()
+    in_russian = client_for(operator_user, language="ru").get(detail).content.decode()
+    assert "Отметить решённой" in in_russian and "кем решено" in in_russian
     response = operator_client.post(
         admin_url("operatortask", open_task, "resolve"), {"note": ""}, follow=True
     )

@@ -27,7 +27,8 @@ TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a bigint identity
 
 
 class ResolveRequest(StrictModel):
-    resolved_by: Annotated[StrictStr, Field(min_length=1, max_length=150)]  # a staff user name
+    # a staff user's name: something besides spaces (the schema says so, since the body is stripped)
+    resolved_by: Annotated[StrictStr, Field(min_length=1, max_length=150, pattern=r"\S")]
     note: NoteText = ""
 
 
