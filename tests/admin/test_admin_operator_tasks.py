@@ -88,7 +88,7 @@ def test_operator_resolves_from_the_detail_page(open_task, operator_client, oper
     detail = admin_url("operatortask", open_task, "change")
     assert 'id="resolve-button"' in operator_client.get(detail).content.decode()
     in_russian = client_for(operator_user, language="ru").get(detail).content.decode()
-    assert "Отметить решённой" in in_russian and "кем решено" in in_russian
+    assert "Отметить решённой" in in_russian and "Кем решено" in in_russian  # the field label
     response = operator_client.post(
         admin_url("operatortask", open_task, "resolve"), {"note": ""}, follow=True
     )
