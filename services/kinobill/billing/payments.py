@@ -105,13 +105,12 @@ class PaymentService:
     # --- create -------------------------------------------------------------------------------
 
     def create(self, request: NewPayment) -> PaymentView:
-        row = self._insert_or_get(request)
-        phase = phase_of(row.status, row.provider_payment_id)
-        if phase == Phase.SETTLED:
-            self.republish([row])
-        if phase != Phase.RECORDED:
-            return PaymentView.of(row)
-        return PaymentView.of(self.submit(row))
+        """One payment: the row is committed first (one row per charge key), then YooKassa is asked with
+        the row id as the Idempotence-Key, and its answer settled. The same path as `create_many`."""
+        (answer,) = self._create([request], None, "billing.after_provider_create")
+        if isinstance(answer, ApplicationError):
+            raise answer
+        return answer
 
     def republish(self, rows: Sequence[Any]) -> None:
         """The same charge asked again for a final payment: its result event goes out again. The first
@@ -136,17 +135,6 @@ class PaymentService:
             for row in rows
             if phase_of(row.status, row.provider_payment_id) == Phase.SETTLED
         ]
-
-    def _insert_or_get(self, request: NewPayment) -> Any:
-        now = self.now()
-        with self.uow() as uow:
-            receipt = self._admitted(uow, request)
-            # the charge key exists: this is a repeat of the same request, and its row is answered
-            row = uow.payments.add_or_get(self._new_row(request, receipt, now))
-            uow.commit()
-        if not self._same_intent(row, request):
-            raise ChargeKeyReused()
-        return row
 
     @staticmethod
     def _new_row(request: NewPayment, receipt: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
@@ -183,15 +171,12 @@ class PaymentService:
         )
 
     def submit(self, row: Any) -> Any:
-        """Call YooKassa for a committed payment row (again, if need be: same Idempotence-Key)."""
-        answer, detail = self._ask_provider(row)
-        if answer == "unknown":
-            self._note_unknown(row.id, detail)
-            raise ProviderUnavailable()
-        if answer == "rejected":
-            return self._settle(row.id, None, rejected=detail, attempted=True)
-        self.crash_point("billing.after_provider_create")
-        return self._settle(row.id, detail, attempted=True)
+        """Call YooKassa for a committed payment row (again, if need be: same Idempotence-Key); the row
+        as settled, or ProviderUnavailable when the answer is unknown (the reconciler asks again)."""
+        settled = self._submit([row], None, "billing.after_provider_create")[row.id]
+        if isinstance(settled, ApplicationError):
+            raise settled
+        return settled
 
     def _ask_provider(self, row: Any) -> tuple[str, Any]:
         """Create the payment at YooKassa for a committed row (Idempotence-Key = row id); no DB work, so
@@ -224,7 +209,7 @@ class PaymentService:
             uow.payments.note_unknown(payment_id, error, self.now() + UNKNOWN_OUTCOME_RECHECK)
             uow.commit()
 
-    # --- batches (the renewal charge consumer) -------------------------------------------------
+    # --- one path for one payment and a batch (the renewal charge consumer) --------------------
 
     def create_many(
         self, requests: Sequence[NewPayment], pool: Executor
@@ -235,6 +220,13 @@ class PaymentService:
         INSERT (unique charge key: one row per intent however often it is asked), YooKassa is called
         for each row still unsubmitted, concurrently on `pool` (Idempotence-Key = row id), and the
         answers are settled in ONE transaction by the same rules as one payment (`_settle_locked`)."""
+        return self._create(requests, pool, "charges.after_provider_batch")
+
+    def _create(
+        self, requests: Sequence[NewPayment], pool: Executor | None, after_calls: str
+    ) -> list[PaymentView | ApplicationError]:
+        """`create` and `create_many`: `after_calls` names the crash point between YooKassa's answers
+        and the transaction that records them (one per path: the tests crash each)."""
         rows = self._insert_or_get_many(requests)
         todo = {
             row.id: row
@@ -242,7 +234,7 @@ class PaymentService:
             if not isinstance(row, ApplicationError)
             and phase_of(row.status, row.provider_payment_id) == Phase.RECORDED
         }
-        submitted = self.submit_many(list(todo.values()), pool) if todo else {}
+        submitted = self._submit(list(todo.values()), pool, after_calls) if todo else {}
         self.republish([row for row in rows if not isinstance(row, ApplicationError)])
         answers: list[PaymentView | ApplicationError] = []
         for row in rows:
@@ -285,12 +277,15 @@ class PaymentService:
             answers.append(row if self._same_intent(row, request) else ChargeKeyReused())
         return answers
 
-    def submit_many(self, rows: Sequence[Any], pool: Executor) -> dict[uuid.UUID, Any]:
-        """`submit` for committed rows: the calls run concurrently, the answers settle in ONE transaction
-        (rows locked FOR UPDATE in id order). Returns each row as settled, or ProviderUnavailable when
-        YooKassa's answer is unknown (the row is marked for the reconciler, as `submit` does)."""
-        answers = list(pool.map(self._ask_provider, rows))
-        self.crash_point("charges.after_provider_batch")
+    def _submit(self, rows: Sequence[Any], pool: Executor | None, after_calls: str) -> dict[uuid.UUID, Any]:
+        """Ask YooKassa for committed rows (concurrently on `pool`, inline without one) and settle the
+        answers in ONE transaction (rows locked FOR UPDATE in id order). Returns each row as settled,
+        or ProviderUnavailable when YooKassa's answer is unknown (the row is marked for the reconciler).
+        The crash point `after_calls` fires once YooKassa holds a payment it created for us: a crash
+        there loses its answer, and the next ask with the same key replays it."""
+        answers = list(pool.map(self._ask_provider, rows) if pool else map(self._ask_provider, rows))
+        if any(answer == "created" for answer, _detail in answers):
+            self.crash_point(after_calls)
         results: dict[uuid.UUID, Any] = {}
         known = {row.id: answer for row, answer in zip(rows, answers, strict=True) if answer[0] != "unknown"}
         settled_now = []
