@@ -274,8 +274,9 @@ def test_dashboard_charts_and_stuck_operations(support_client, world, db_engine)
                 status="pending",
                 provider_attempts=3,
                 last_error="timeout",
-                created_at=now - timedelta(hours=2),
-                updated_at=now - timedelta(hours=2),
+                # the list shows the 20 oldest stuck payments: older than any other test's rows
+                created_at=now - timedelta(days=400),
+                updated_at=now - timedelta(days=400),
                 next_check_at=now - timedelta(minutes=1),
             )
         )

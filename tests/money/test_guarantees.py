@@ -42,7 +42,9 @@ def assert_single_outcome(stack, db, buyer, subscription_id: str) -> None:
     assert payments[0].status == "succeeded"
     assert len(provider_payments(stack, str(payments[0].id))) == 1
     assert periods == 1
-    kinds = wait_until(lambda: (m := mail_to(stack, buyer.email)) and len(m) >= 2 and m, message="e-mails")
+    kinds = wait_until(
+        lambda: (m := mail_to(stack, buyer.email)) and len(m) >= 2 and m, timeout=60, message="e-mails"
+    )
     by_kind: dict[str, set[str]] = {}
     for message in kinds:
         by_kind.setdefault(message["headers"].get("X-Kinobill-Kind", ""), set()).add(message["message_id"])
