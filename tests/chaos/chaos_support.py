@@ -68,16 +68,23 @@ def new_buyer(stack: Stack, tokens: Any, scope: Scope) -> Iterator[Buyer]:
 def buy_and_pay(stack: Stack, tokens: Any, scope: Scope, plan: dict, timeout: float = 60.0) -> dict:
     """A new buyer buys `plan` and pays with a good card; returns the subscription once active."""
     with new_buyer(stack, tokens, scope) as buyer:
-        response = buyer.buy(plan["id"])
-        assert response.status_code == 201, response.text
-        purchase = response.json()
-        scope.add(purchase["id"])
-        stack.sandbox.confirm(purchase["payment"]["provider_payment_id"], SUCCESS_CARD)
-        return wait_until(
-            lambda: (s := buyer.subscription(purchase["id"]))["status"] == "active" and s,
-            timeout=timeout,
-            message=f"purchase {purchase['id']} to activate",
-        )
+        return pay_for(stack, buyer, scope, plan, timeout)[1]
+
+
+def pay_for(stack: Stack, buyer: Buyer, scope: Scope, plan: dict, timeout: float = 60.0) -> tuple[dict, dict]:
+    """`buyer` buys `plan` and pays with a good card: the purchase's answer (with its payment) and the
+    subscription once active."""
+    response = buyer.buy(plan["id"])
+    assert response.status_code == 201, response.text
+    purchase = response.json()
+    scope.add(purchase["id"])
+    stack.sandbox.confirm(purchase["payment"]["provider_payment_id"], SUCCESS_CARD)
+    active = wait_until(
+        lambda: (s := buyer.subscription(purchase["id"]))["status"] == "active" and s,
+        timeout=timeout,
+        message=f"purchase {purchase['id']} to activate",
+    )
+    return purchase, active
 
 
 def worker_metric(stack: Stack, name: str) -> float:

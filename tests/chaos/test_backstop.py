@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import redis
 import sqlalchemy as sa
-from chaos_support import buy_and_pay, new_buyer
+from chaos_support import buy_and_pay, new_buyer, pay_for
 from invariants import wait_for_invariants
 
 from kinobill.billing import tables as bt
@@ -155,10 +155,7 @@ def test_a_pending_refund_whose_result_redis_lost_ends_the_subscription_within_t
     transport_only.stop()
     chaos_stack.start("worker")
     with new_buyer(chaos_stack, tokens, scope) as buyer:
-        purchase = buyer.buy(chaos_plan["id"]).json()
-        scope.add(purchase["id"])
-        chaos_stack.sandbox.confirm(purchase["payment"]["provider_payment_id"], SUCCESS_CARD)
-        wait_until(lambda: buyer.subscription(purchase["id"])["status"] == "active", message="activation")
+        purchase, _ = pay_for(chaos_stack, buyer, scope, chaos_plan)
         chaos_stack.sandbox.set_refund_behaviour(
             "pending", payment_id=purchase["payment"]["provider_payment_id"]
         )
@@ -203,10 +200,7 @@ def test_a_card_change_whose_result_redis_lost_reaches_the_subscription_within_t
     transport_only.stop()
     chaos_stack.start("worker")
     with new_buyer(chaos_stack, tokens, scope) as buyer:
-        purchase = buyer.buy(chaos_plan["id"]).json()
-        scope.add(purchase["id"])
-        chaos_stack.sandbox.confirm(purchase["payment"]["provider_payment_id"], SUCCESS_CARD)
-        wait_until(lambda: buyer.subscription(purchase["id"])["status"] == "active", message="activation")
+        purchase, _ = pay_for(chaos_stack, buyer, scope, chaos_plan)
         old_method = status(db, purchase["id"]).payment_method_id
 
         chaos_stack.processes["worker"].stop()
