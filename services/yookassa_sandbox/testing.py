@@ -178,6 +178,10 @@ class SandboxHandle:
     def faults(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/sandbox/faults")["items"])
 
+    def remove_fault(self, fault_id: str) -> dict[str, Any]:
+        """Remove one fault (e.g. an unlimited one once it has done its work); answers it as it was."""
+        return dict(self._call("DELETE", f"/sandbox/faults/{fault_id}"))
+
     def clear_faults(self) -> int:
         return int(self._call("DELETE", "/sandbox/faults")["removed"])
 
