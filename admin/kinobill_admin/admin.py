@@ -985,7 +985,13 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("target"))
     def target_link(self, obj: AuditEntry) -> str:
-        names = {"subscription": "subscription", "plan": "plan", "payment": "payment", "refund": "refund"}
+        names = {
+            "subscription": "subscription",
+            "plan": "plan",
+            "payment": "payment",
+            "refund": "refund",
+            "operatortask": "operatortask",
+        }
         if obj.target_type in names and obj.target_id:
             url = reverse(f"admin:kinobill_admin_{names[obj.target_type]}_change", args=[obj.target_id])
             return format_html('<a href="{}">{}</a>', url, obj.target_id)

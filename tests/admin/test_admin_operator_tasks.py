@@ -88,6 +88,9 @@ def test_operator_resolves_a_task_from_the_list_and_a_second_resolve_changes_not
 
     assert str(open_task) in listed_ids(operator_client, "operatortask", resolved="yes")
     assert str(open_task) not in listed_ids(operator_client, "operatortask", resolved="no")
+    assert operator_client.get(admin_url("operatortask"), {"resolved": "maybe"}).status_code == 400
+    audit_list = operator_client.get(admin_url("auditentry"), {"q": str(open_task)}).content.decode()
+    assert admin_url("operatortask", open_task, "change") in audit_list  # the entry links to the task
     assert unresolved_on_dashboard(operator_client) == unresolved_in_billing(db_engine)  # not this one
     page = operator_client.get(admin_url("operatortask", open_task, "change")).content.decode()
     assert note in page and 'id="resolve-button"' not in page  # shown resolved, no tool any more
