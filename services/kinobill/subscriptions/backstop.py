@@ -33,7 +33,7 @@ from kinobill.domain import schedule
 from kinobill.domain.statuses import SubscriptionStatus
 from kinobill.errors import ApplicationError, Unavailable
 from kinobill.subscriptions import tables as t
-from kinobill.subscriptions.billing_client import BillingClient
+from kinobill.subscriptions.billing_client import REQUEST_REFUSED, BillingClient
 from kinobill.subscriptions.cancellations import REFUND, Cancellations
 from kinobill.subscriptions.card_changes import CARD_CHANGE, CardChanges
 from kinobill.subscriptions.purchases import Purchases
@@ -170,9 +170,14 @@ class AwaitedResultsBackstop:
             except Unavailable:
                 log.warning("backstop: billing did not answer about %s %s", row.kind, row.billing_key)
                 continue
-            except ApplicationError as exc:
+            except REQUEST_REFUSED as exc:
                 log.error("backstop: billing refused %s %s: %s", row.kind, row.billing_key, exc)
                 outcome = "refused"  # resolved by the service as it raised
+            except ApplicationError as exc:  # our credentials or identity: asked again next pass
+                log.error(
+                    "backstop: billing did not accept the call for %s %s: %s", row.kind, row.billing_key, exc
+                )
+                continue
             if outcome is None:
                 with self.uow() as uow:
                     uow.awaited.checked(row.id, now)

@@ -32,6 +32,10 @@ REFUSALS: dict[int, type[ApplicationError]] = {
     422: InvalidRequest,
 }
 
+# The refusals that concern the request itself: asked again with the same key, Billing answers the same.
+# 401 and 403 are about our own credentials or identity, which an operator can mend, so they are not final.
+REQUEST_REFUSED: tuple[type[ApplicationError], ...] = (NotFound, Conflict, InvalidRequest)
+
 
 class BillingClient:
     def __init__(self, base_url: str, service_token: str, timeout: float = 15.0) -> None:

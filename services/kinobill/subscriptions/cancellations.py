@@ -23,11 +23,11 @@ from typing import Any
 
 from kinobill import keys
 from kinobill.domain.statuses import EndedReason, SubscriptionStatus
-from kinobill.errors import Conflict, InvalidRequest, NotFound
+from kinobill.errors import Conflict
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.messages import RefundSettled
 from kinobill.subscriptions import notifications as n
-from kinobill.subscriptions.billing_client import BillingClient
+from kinobill.subscriptions.billing_client import REQUEST_REFUSED, BillingClient
 from kinobill.subscriptions.purchases import change_event
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 from kinobill.subscriptions.results import RefundStarted, SubscriptionView
@@ -117,7 +117,7 @@ class Cancellations:
     ) -> tuple[dict[str, Any], Any]:
         try:
             refund = self.billing.create_refund(billing_key, body)
-        except (Conflict, InvalidRequest, NotFound):  # Billing refused it: nothing will come
+        except REQUEST_REFUSED:  # Billing refused it: nothing will come
             with self.uow() as uow:
                 uow.awaited.resolve(REFUND, billing_key, "refused", self.now())
                 uow.commit()

@@ -22,10 +22,10 @@ from typing import Any
 from kinobill.domain import schedule
 from kinobill.domain.errors import InvalidTransition
 from kinobill.domain.statuses import SubscriptionStatus
-from kinobill.errors import Conflict, InvalidRequest, NotFound
+from kinobill.errors import Conflict
 from kinobill.events import SUBSCRIPTION_CHANGES
 from kinobill.subscriptions import notifications as n
-from kinobill.subscriptions.billing_client import BillingClient
+from kinobill.subscriptions.billing_client import REQUEST_REFUSED, BillingClient
 from kinobill.subscriptions.purchases import change_event
 from kinobill.subscriptions.repository import SubscriptionsUnitOfWork
 from kinobill.subscriptions.results import CardChangeStarted, SubscriptionView
@@ -102,7 +102,7 @@ class CardChanges:
     def _ask_for_card_change(self, billing_key: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
             change = self.billing.create_card_change(billing_key, body)
-        except (Conflict, InvalidRequest, NotFound):  # Billing refused it: nothing will come
+        except REQUEST_REFUSED:  # Billing refused it: nothing will come
             self._resolve(billing_key, "refused")
             raise
         if change["status"] not in ("pending", "active"):
