@@ -54,7 +54,8 @@ def transport_only(chaos_stack) -> Iterator[ServiceProcess]:
         chaos_stack.start("worker")
 
 
-def published(db: sa.Engine, subscription_id: str, period_index: int, stream: str = PAYMENT_RESULTS) -> bool:
+def published(db: sa.Engine, stream: str, **payload: object) -> bool:
+    """An outbox row of `stream` whose payload has these values is published."""
     o = bt.outbox
     with db.connect() as conn:
         return bool(
@@ -63,12 +64,28 @@ def published(db: sa.Engine, subscription_id: str, period_index: int, stream: st
                 .select_from(o)
                 .where(
                     o.c.stream == stream,
-                    o.c.payload["subscription_id"].astext == subscription_id,
-                    o.c.payload["period_index"].astext == str(period_index),
+                    *(o.c.payload[key].astext == str(value) for key, value in payload.items()),
                     o.c.published_at.is_not(None),
                 )
             ).scalar_one()
         )
+
+
+def transport_alone(chaos_stack, transport_only: ServiceProcess) -> None:
+    """Relays publish and Billing charges; nobody applies payment or refund results."""
+    chaos_stack.processes["worker"].stop()
+    transport_only.start()
+
+
+def whole_worker(chaos_stack, transport_only: ServiceProcess) -> None:
+    transport_only.stop()
+    chaos_stack.start("worker")
+
+
+def awaited_result(db: sa.Engine, subscription_id: str) -> sa.Row:
+    a = st.awaited_results
+    with db.connect() as conn:
+        return conn.execute(sa.select(a).where(a.c.subscription_id == subscription_id)).one()
 
 
 def lose_results(chaos_redis, stream: str = PAYMENT_RESULTS) -> None:
@@ -90,10 +107,14 @@ def test_a_paid_purchase_whose_result_redis_lost_activates_within_the_bound(
         purchase = buyer.buy(chaos_plan["id"]).json()
         scope.add(purchase["id"])
         chaos_stack.sandbox.confirm(purchase["payment"]["provider_payment_id"], SUCCESS_CARD)
-        wait_until(lambda: published(db, purchase["id"], 0), timeout=30, message="the result published")
+        wait_until(
+            lambda: published(db, PAYMENT_RESULTS, subscription_id=purchase["id"], period_index=0),
+            timeout=30,
+            message="the result published",
+        )
         lose_results(chaos_redis)
-        transport_only.stop()
-        chaos_stack.start("worker")  # everything again, the consumer too: there is nothing left to read
+        # everything again, the consumer too: there is nothing left to read
+        whole_worker(chaos_stack, transport_only)
         assert buyer.subscription(purchase["id"])["status"] == "awaiting_payment"
 
         chaos_clock.advance(BOUND + timedelta(seconds=1))
@@ -112,28 +133,29 @@ def test_a_paid_purchase_whose_result_redis_lost_activates_within_the_bound(
 def test_a_renewal_charged_whose_result_redis_lost_renews_within_the_bound(
     chaos_stack, chaos_redis, chaos_plan, chaos_clock, transport_only, tokens, scope, records, db
 ):
-    transport_only.stop()
-    chaos_stack.start("worker")
+    whole_worker(chaos_stack, transport_only)
     active = buy_and_pay(chaos_stack, tokens, scope, chaos_plan)
     subscription_id = active["id"]
     wait_until(lambda: status(db, subscription_id).next_attempt_at, message="the renewal scheduled")
     first_end = status(db, subscription_id).current_period_end
 
-    chaos_stack.processes["worker"].stop()
-    transport_only.start()
+    transport_alone(chaos_stack, transport_only)
     chaos_clock.set(status(db, subscription_id).next_attempt_at + timedelta(minutes=1))
     done = subprocess.run(
         kinobill_command("tick"), env=chaos_stack.env, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])  # the pass ran
-    wait_until(lambda: published(db, subscription_id, 1), timeout=30, message="the renewal result published")
+    wait_until(
+        lambda: published(db, PAYMENT_RESULTS, subscription_id=subscription_id, period_index=1),
+        timeout=30,
+        message="the renewal result published",
+    )
     lose_results(chaos_redis)
     client = redis.Redis.from_url(chaos_redis.url)
     assert client.xlen(CHARGE_COMMANDS) >= 1  # the charge went through Redis; its result did not stay
     client.close()
-    transport_only.stop()
-    chaos_stack.start("worker")
+    whole_worker(chaos_stack, transport_only)
     assert status(db, subscription_id).current_period_end == first_end
 
     chaos_clock.advance(BOUND + timedelta(seconds=1))
@@ -152,8 +174,7 @@ def test_a_renewal_charged_whose_result_redis_lost_renews_within_the_bound(
 def test_a_pending_refund_whose_result_redis_lost_ends_the_subscription_within_the_bound(
     chaos_stack, chaos_redis, chaos_plan, chaos_clock, transport_only, tokens, scope, records, db
 ):
-    transport_only.stop()
-    chaos_stack.start("worker")
+    whole_worker(chaos_stack, transport_only)
     with new_buyer(chaos_stack, tokens, scope) as buyer:
         purchase, _ = pay_for(chaos_stack, buyer, scope, chaos_plan)
         chaos_stack.sandbox.set_refund_behaviour(
@@ -164,16 +185,15 @@ def test_a_pending_refund_whose_result_redis_lost_ends_the_subscription_within_t
         )
         assert asked.status_code == 202 and asked.json()["status"] == "pending", asked.text
 
-        chaos_stack.processes["worker"].stop()
-        transport_only.start()  # relays publish; nobody applies refund results
+        transport_alone(chaos_stack, transport_only)  # relays publish; nobody applies refund results
         provider_id = buyer.billing.get(f"/api/v1/refunds/{asked.json()['id']}").json()["provider_refund_id"]
         chaos_stack.sandbox.complete_refund(provider_id, "succeeded")  # the webhook settles it at Billing
         wait_until(
-            lambda: published(db, purchase["id"], 0, REFUND_RESULTS), message="the refund result published"
+            lambda: published(db, REFUND_RESULTS, subscription_id=purchase["id"], period_index=0),
+            message="the refund result published",
         )
         lose_results(chaos_redis, REFUND_RESULTS)
-        transport_only.stop()
-        chaos_stack.start("worker")  # everything again: the stream has nothing left to deliver
+        whole_worker(chaos_stack, transport_only)  # the stream has nothing left to deliver
         assert buyer.subscription(purchase["id"])["status"] == "active"
 
         chaos_clock.advance(BOUND + timedelta(seconds=1))
@@ -185,10 +205,7 @@ def test_a_pending_refund_whose_result_redis_lost_ends_the_subscription_within_t
         )
         assert ended["ended_reason"] == "refunded"
         print(f"backstop: lost refund result applied {time.monotonic() - due_at:.1f}s after the bound")
-        with db.connect() as conn:
-            awaited = conn.execute(
-                sa.select(st.awaited_results).where(st.awaited_results.c.subscription_id == purchase["id"])
-            ).one()
+        awaited = awaited_result(db, purchase["id"])
         assert (awaited.kind, awaited.outcome) == ("refund", "succeeded") and awaited.resolved_at is not None
     report = wait_for_invariants(records, scope, timeout=60)
     assert report.ok, report.table()
@@ -197,14 +214,12 @@ def test_a_pending_refund_whose_result_redis_lost_ends_the_subscription_within_t
 def test_a_card_change_whose_result_redis_lost_reaches_the_subscription_within_the_bound(
     chaos_stack, chaos_redis, chaos_plan, chaos_clock, transport_only, tokens, scope, records, db
 ):
-    transport_only.stop()
-    chaos_stack.start("worker")
+    whole_worker(chaos_stack, transport_only)
     with new_buyer(chaos_stack, tokens, scope) as buyer:
         purchase, _ = pay_for(chaos_stack, buyer, scope, chaos_plan)
         old_method = status(db, purchase["id"]).payment_method_id
 
-        chaos_stack.processes["worker"].stop()
-        transport_only.start()  # relays publish; nobody applies payment results (card changes among them)
+        transport_alone(chaos_stack, transport_only)  # card-change results are payment results
         asked = buyer.subscriptions.post(
             f"/api/v1/subscriptions/{purchase['id']}/payment-method",
             headers={"Idempotency-Key": "lost-card-change"},
@@ -214,11 +229,13 @@ def test_a_card_change_whose_result_redis_lost_reaches_the_subscription_within_t
         method = parse_qs(urlparse(asked.json()["confirmation_url"]).query)["methodId"][0]
         chaos_stack.sandbox.confirm_payment_method(method, NEW_CARD)  # payment_method.active → Billing
         wait_until(
-            lambda: card_change_published(db, purchase["id"]), message="Billing to activate and publish it"
+            lambda: published(
+                db, PAYMENT_RESULTS, type="payment_method.active", subscription_id=purchase["id"]
+            ),
+            message="Billing to activate and publish it",
         )
         lose_results(chaos_redis)
-        transport_only.stop()
-        chaos_stack.start("worker")
+        whole_worker(chaos_stack, transport_only)
         assert status(db, purchase["id"]).payment_method_id == old_method
 
         chaos_clock.advance(BOUND + timedelta(seconds=1))
@@ -227,27 +244,7 @@ def test_a_card_change_whose_result_redis_lost_reaches_the_subscription_within_t
             timeout=30,
             message="the backstop to apply the lost card change",
         )
-        with db.connect() as conn:
-            awaited = conn.execute(
-                sa.select(st.awaited_results).where(st.awaited_results.c.subscription_id == purchase["id"])
-            ).one()
+        awaited = awaited_result(db, purchase["id"])
         assert (awaited.kind, awaited.outcome) == ("card_change", "card_changed")
     report = wait_for_invariants(records, scope, timeout=60)
     assert report.ok, report.table()
-
-
-def card_change_published(db: sa.Engine, subscription_id: str) -> bool:
-    o = bt.outbox
-    with db.connect() as conn:
-        return bool(
-            conn.execute(
-                sa.select(sa.func.count())
-                .select_from(o)
-                .where(
-                    o.c.stream == PAYMENT_RESULTS,
-                    o.c.payload["type"].astext == "payment_method.active",
-                    o.c.payload["subscription_id"].astext == subscription_id,
-                    o.c.published_at.is_not(None),
-                )
-            ).scalar_one()
-        )
